@@ -1,0 +1,4 @@
+"""vcf-pg-loader control plane: stage encrypted VCF lines, ingest them in PostgreSQL."""
+
+__version__ = "0.1.0"
+EXTENSION_VERSION = "0.1.0"

@@ -1,0 +1,66 @@
+"""vcfctl: one group, one module per command group."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from ..errors import EXIT_FAILURE, VcfPgError
+from .common import AppContext
+from .db_cmd import db_group
+from .keys_cmd import keys_group
+from .load_cmd import ingest, load, stage
+from .sessions_cmd import sessions_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vcfctl")
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    help="libpq URL or connection string of your database (no password in it; use "
+    "VCF_PG_LOADER_DB_PASSWORD). Default: VCF_PG_LOADER_DB_URL, else the embedded cluster.",
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Home of the embedded cluster and local master key "
+    "(default: VCF_PG_LOADER_HOME, else ~/.local/share/vcf-pg-loader).",
+)
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None, home: Path | None) -> None:
+    """Load VCF files carrying PHI into PostgreSQL, encrypted, with an audit trail.
+
+    With no database configured, vcfctl uses a private embedded PostgreSQL
+    cluster in its home directory (Unix socket only).
+    """
+    ctx.obj = AppContext(db_url=db_url, home=home)
+
+
+cli.add_command(db_group)
+cli.add_command(stage)
+cli.add_command(ingest)
+cli.add_command(load)
+cli.add_command(sessions_group)
+cli.add_command(keys_group)
+
+
+def main() -> None:
+    """Entry point: user mistakes become one clean line on stderr, no traceback."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("vcfctl: aborted", err=True)
+        sys.exit(EXIT_FAILURE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except VcfPgError as exc:
+        click.echo(f"vcfctl: error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)

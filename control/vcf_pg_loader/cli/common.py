@@ -1,0 +1,103 @@
+"""What every command group shares: settings, connection, key provider, output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import psycopg
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from ..config import Settings, load_settings
+from ..db import connect
+from ..keys.local import LocalMasterKey
+from ..keys.provider import KeyProvider
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+stderr = Console(stderr=True)
+stdout = Console(width=None if sys.stdout.isatty() else 200)
+
+
+@dataclass
+class AppContext:
+    db_url: str | None = None
+    home: Path | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(db_url=self.db_url, home=self.home)
+        return self._settings
+
+    def connect(self) -> psycopg.Connection[Any]:
+        return connect(self.settings)
+
+    def provider(self) -> KeyProvider:
+        return LocalMasterKey(self.settings.master_key_path)
+
+
+pass_app = click.make_pass_decorator(AppContext, ensure=True)
+
+
+def format_option(func: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help="Output format; json is stable for scripts.",
+    )(func)
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+def emit_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    stdout.print(table)
+
+
+@contextmanager
+def byte_progress(description: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar over bytes read, shown only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update

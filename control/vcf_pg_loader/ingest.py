@@ -1,0 +1,88 @@
+"""Ingest a staged session: unlock its keys in one transaction, call vcf_ingest.
+
+The parsing, PHI encryption and crypto-shredding happen inside the database;
+this side only unwraps the two data keys (staging and PHI) and hands them over
+as bind parameters. A failed ingest rolls back whole; the session is then
+marked failed, with the extension's own message (no PHI).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from .errors import BadInputError, DatabaseError, IntegrityError, KeyError_, VcfPgError
+from .keys.provider import KeyProvider
+from .keys.registry import active_phi_key_id, load_data_key, unlock
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    session_id: uuid.UUID
+    records: int
+    variants: int
+    calls: int
+    samples: int
+    state: str
+
+
+def _error_for(sqlstate: str | None, message: str) -> VcfPgError:
+    code = sqlstate or ""
+    if code in {"VP020", "VP021", "VP022", "VP023", "VP024", "VP025"}:
+        return IntegrityError(message)
+    if code.startswith(("VP03", "VP04")) or code.startswith("22"):
+        return BadInputError(message)
+    if code in {"VP002", "VP003", "VP004", "VP006"}:
+        return KeyError_(message)
+    return DatabaseError(message)
+
+
+def ingest_session(
+    conn: psycopg.Connection[Any],
+    provider: KeyProvider,
+    session_id: uuid.UUID,
+    label: str | None = None,
+) -> IngestResult:
+    """Ingest one staged session; on failure mark it failed and raise a clean error."""
+    prefix = f"{label}: " if label else ""
+    row = conn.execute(
+        "SELECT staging_key_id, state FROM vcf.sessions WHERE session_id = %s", (session_id,)
+    ).fetchone()
+    if row is None:
+        raise VcfPgError(f"{prefix}session {session_id} does not exist")
+    staging_key_id, state = row
+    if state != "staged":
+        raise VcfPgError(f"{prefix}session {session_id} is {state}, not staged")
+    phi_key_id = active_phi_key_id(conn)
+    if phi_key_id is None:
+        raise KeyError_("there is no active PHI key", hint="Create one with 'vcfctl keys init'.")
+    staging_key = load_data_key(conn, provider, uuid.UUID(str(staging_key_id)))
+    phi_key = load_data_key(conn, provider, phi_key_id)
+    try:
+        with conn.transaction():
+            unlock(conn, staging_key)
+            unlock(conn, phi_key)
+            result = conn.execute(
+                "SELECT session_id, records, variants, calls, samples, state"
+                " FROM vcf.vcf_ingest(%s)",
+                (session_id,),
+            ).fetchone()
+    except psycopg.Error as exc:
+        message = exc.diag.message_primary or type(exc).__name__
+        try:
+            conn.execute("SELECT vcf.session_fail(%s, %s)", (session_id, message))
+        except psycopg.Error:
+            pass  # the ingest error is what the user needs to see
+        raise _error_for(exc.diag.sqlstate, f"{prefix}{message}") from None
+    assert result is not None
+    return IngestResult(
+        session_id=uuid.UUID(str(result[0])),
+        records=int(result[1]),
+        variants=int(result[2]),
+        calls=int(result[3]),
+        samples=int(result[4]),
+        state=str(result[5]),
+    )

@@ -1,0 +1,6 @@
+CREATE FUNCTION @extschema@._allele_key(p_ref text, p_alt text)
+RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+-- Unique key of an allele pair; alleles may exceed a btree entry's size.
+RETURN sha256(convert_to(p_ref || E'\t' || p_alt, 'UTF8'));
+

@@ -1,0 +1,72 @@
+CREATE FUNCTION @extschema@._ingest_header(
+    p_session_id uuid, p_header text, p_phi_key_id uuid, p_phi_key bytea,
+    OUT o_columns integer, OUT o_sample_ids bigint[], OUT o_header_lines bigint)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_lines   text[] := string_to_array(rtrim(p_header, E'\n'), E'\n');
+    v_columns text[];
+    v_name    text;
+    v_blind   bytea;
+    v_id      bigint;
+    v_dup     record;
+BEGIN
+    -- Checks the header of a session being ingested, stores it encrypted
+    -- under the PHI key, and maps its sample columns to pseudonymous sample
+    -- ids through the blind index (creating samples seen for the first
+    -- time, names encrypted with the sample id as associated data).
+    -- Raises VP030-VP033 for file-level faults; messages carry no PHI.
+    IF p_header = '' OR v_lines[1] NOT LIKE '##fileformat=VCF%' THEN
+        RAISE EXCEPTION 'session %: not a VCF file (line 1 is not ##fileformat=VCF...)', p_session_id
+            USING ERRCODE = 'VP030', HINT = 'Only VCF text files (plain, gzip or bgzip) can be loaded.';
+    END IF;
+    IF v_lines[cardinality(v_lines)] NOT LIKE '#CHROM%' THEN
+        RAISE EXCEPTION 'session %: the header has no #CHROM line before the data', p_session_id
+            USING ERRCODE = 'VP031', HINT = 'The last header line must be the #CHROM column header.';
+    END IF;
+    v_columns := string_to_array(v_lines[cardinality(v_lines)], E'\t');
+    IF cardinality(v_columns) < 8 OR (cardinality(v_columns) > 8 AND v_columns[9] <> 'FORMAT') THEN
+        RAISE EXCEPTION 'session %: line %: the #CHROM line has % columns; it needs 8, or FORMAT and samples after them',
+            p_session_id, cardinality(v_lines), cardinality(v_columns)
+            USING ERRCODE = 'VP032', HINT = 'Columns are separated by single TAB characters.';
+    END IF;
+    SELECT a.i, b.i AS j INTO v_dup
+      FROM unnest(v_columns[10:]) WITH ORDINALITY a(name, i)
+      JOIN unnest(v_columns[10:]) WITH ORDINALITY b(name, i) ON a.name = b.name AND a.i < b.i
+     ORDER BY a.i LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'session %: sample columns % and % have the same name', p_session_id, v_dup.i, v_dup.j
+            USING ERRCODE = 'VP033', HINT = 'Sample names must be unique within a file.';
+    END IF;
+
+    o_columns := cardinality(v_columns);
+    o_header_lines := cardinality(v_lines);
+    o_sample_ids := '{}';
+    FOR i IN 10 .. o_columns LOOP
+        v_name := v_columns[i];
+        v_blind := @extschema@._blind_index(p_phi_key, v_name);
+        SELECT s.sample_id INTO v_id FROM @extschema@.samples s WHERE s.blind_index = v_blind;
+        IF NOT FOUND THEN
+            v_id := nextval(pg_get_serial_sequence('@extschema@.samples', 'sample_id'));
+            INSERT INTO @extschema@.samples (sample_id, name_enc, blind_index)
+            VALUES (v_id,
+                    @extschema@._seal(p_phi_key, p_phi_key_id, convert_to(v_name, 'UTF8'),
+                                      format('vcf.samples.name:%s', v_id)),
+                    v_blind)
+            ON CONFLICT ON CONSTRAINT samples_blind_index_unique DO NOTHING;
+            IF NOT FOUND THEN  -- created meanwhile by a concurrent ingest
+                SELECT s.sample_id INTO STRICT v_id FROM @extschema@.samples s WHERE s.blind_index = v_blind;
+            END IF;
+        END IF;
+        INSERT INTO @extschema@.session_samples (session_id, sample_index, sample_id)
+        VALUES (p_session_id, i - 9, v_id);
+        o_sample_ids := o_sample_ids || v_id;
+    END LOOP;
+
+    UPDATE @extschema@.sessions
+       SET header_enc = @extschema@._seal(p_phi_key, p_phi_key_id, convert_to(p_header, 'UTF8'),
+                                          format('vcf.sessions.header:%s', p_session_id))
+     WHERE session_id = p_session_id;
+END
+$$;
+

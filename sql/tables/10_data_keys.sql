@@ -1,0 +1,26 @@
+-- Wrapped data keys. A plaintext key is never stored: only the provider's
+-- wrapped form, and only until the key is destroyed (crypto-shredding).
+CREATE TABLE @extschema@.data_keys (
+    key_id             uuid        PRIMARY KEY,
+    purpose            text        NOT NULL
+        CONSTRAINT data_keys_purpose_known CHECK (purpose IN ('staging', 'phi')),
+    provider           text        NOT NULL
+        CONSTRAINT data_keys_provider_known CHECK (provider IN ('local', 'aws-kms', 'env')),
+    kek_id             text        NOT NULL,
+    wrapped_key        bytea,
+    encryption_context jsonb       NOT NULL DEFAULT '{}',
+    key_check          bytea       NOT NULL
+        CONSTRAINT data_keys_key_check_is_16_bytes CHECK (length(key_check) = 16),
+    state              text        NOT NULL DEFAULT 'active'
+        CONSTRAINT data_keys_state_known CHECK (state IN ('active', 'retired', 'destroyed')),
+    created_at         timestamptz NOT NULL DEFAULT clock_timestamp(),
+    retired_at         timestamptz,
+    destroyed_at       timestamptz,
+    CONSTRAINT data_keys_wrapped_until_destroyed
+        CHECK ((state = 'destroyed') = (wrapped_key IS NULL))
+);
+CREATE UNIQUE INDEX data_keys_one_active_phi_key
+    ON @extschema@.data_keys (purpose) WHERE purpose = 'phi' AND state = 'active';
+COMMENT ON TABLE @extschema@.data_keys IS 'Wrapped data keys (never plaintext); destroyed keys keep their row without key material';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.data_keys', '');
+

@@ -1,0 +1,29 @@
+-- One row per staged file. PHI (source path, header) only as ciphertext:
+-- the source path under the staging key while staged, under the PHI key after ingest.
+CREATE TABLE @extschema@.sessions (
+    session_id     uuid        PRIMARY KEY,
+    state          text        NOT NULL DEFAULT 'staging'
+        CONSTRAINT sessions_state_known
+        CHECK (state IN ('staging', 'staged', 'ingested', 'failed', 'purged')),
+    staging_key_id uuid        NOT NULL REFERENCES @extschema@.data_keys (key_id),
+    source_enc     bytea       NOT NULL,
+    header_enc     bytea,
+    content_sha256 bytea
+        CONSTRAINT sessions_content_sha256_is_32_bytes CHECK (length(content_sha256) = 32),
+    block_count    integer     CONSTRAINT sessions_block_count_not_negative CHECK (block_count >= 0),
+    line_count     bigint      CONSTRAINT sessions_line_count_not_negative CHECK (line_count >= 0),
+    manifest       bytea,
+    records        bigint,
+    variants       bigint,
+    calls          bigint,
+    samples        integer,
+    warnings       jsonb       NOT NULL DEFAULT '[]',
+    error          text,
+    created_by     name        NOT NULL DEFAULT session_user,
+    created_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    staged_at      timestamptz,
+    finished_at    timestamptz
+);
+COMMENT ON TABLE @extschema@.sessions IS 'One staged file each; source path and header only encrypted';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sessions', '');
+

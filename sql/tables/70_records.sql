@@ -1,0 +1,17 @@
+-- Per-file site data, one row per ALT allele of each data line (alt_no counts
+-- from 1); alts keeps the line's full ALT list so the original record stays
+-- retrievable. Written only by vcf_ingest, which guarantees the references.
+CREATE TABLE @extschema@.records (
+    session_id uuid             NOT NULL,
+    record_no  bigint           NOT NULL,
+    alt_no     smallint         NOT NULL,
+    variant_id bigint           NOT NULL,
+    id         text,
+    qual       double precision,
+    filter     text[],
+    info       text,
+    alts       text[]           NOT NULL,
+    PRIMARY KEY (session_id, record_no, alt_no)
+);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.records', '');
+
