@@ -72,9 +72,7 @@ def load_settings(
     url = db_url or get("DB_URL")
     tls_mode = get("TLS_MODE")
     if tls_mode is not None and tls_mode not in TLS_MODES:
-        problems.append(
-            f"{ENV_PREFIX}TLS_MODE={tls_mode!r} is not one of {', '.join(TLS_MODES)}"
-        )
+        problems.append(f"{ENV_PREFIX}TLS_MODE={tls_mode!r} is not one of {', '.join(TLS_MODES)}")
     provider = get("KEY_PROVIDER") or "local"
     if provider not in KEY_PROVIDERS:
         problems.append(

@@ -91,8 +91,10 @@ def seal(key: DataKey, plaintext: bytes, context: str) -> bytes:
     """Encrypt into the stored format; the same bytes vcf._open reads."""
     prefix = bytes([FORMAT_VERSION]) + key.key_id.bytes
     iv = os.urandom(IV_BYTES)
-    return prefix + iv + a256cbc_hs512_encrypt(
-        key.material, iv, plaintext, prefix + context.encode("utf-8")
+    return (
+        prefix
+        + iv
+        + a256cbc_hs512_encrypt(key.material, iv, plaintext, prefix + context.encode("utf-8"))
     )
 
 

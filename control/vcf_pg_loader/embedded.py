@@ -155,8 +155,16 @@ class EmbeddedCluster:
         if self.initialized:
             return
         self._run(
-            "initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "-E", "UTF8",
-            "--no-locale", "--auth-local=trust", "--auth-host=reject",
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            SUPERUSER,
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--auth-local=trust",
+            "--auth-host=reject",
         )
         conf = self.data_dir / "vcf_pg_loader.conf"
         conf.write_text(
@@ -187,7 +195,15 @@ class EmbeddedCluster:
         if self.running():
             return
         self._run(
-            "pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "120",
+            "pg_ctl",
+            "start",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            "120",
         )
 
     def stop(self) -> None:

@@ -8,6 +8,7 @@ marked failed, with the extension's own message (no PHI).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -72,10 +73,8 @@ def ingest_session(
             ).fetchone()
     except psycopg.Error as exc:
         message = exc.diag.message_primary or type(exc).__name__
-        try:
+        with contextlib.suppress(psycopg.Error):  # the ingest error is what matters
             conn.execute("SELECT vcf.session_fail(%s, %s)", (session_id, message))
-        except psycopg.Error:
-            pass  # the ingest error is what the user needs to see
         raise _error_for(exc.diag.sqlstate, f"{prefix}{message}") from None
     assert result is not None
     return IngestResult(

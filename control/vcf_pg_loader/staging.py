@@ -20,7 +20,7 @@ from .crypto import block_context, manifest_context, seal, source_context
 from .errors import DatabaseError
 from .keys.provider import KeyProvider
 from .keys.registry import current_database, new_data_key
-from .vcf_source import VcfSource, check_header
+from .vcf_source import BLOCK_TARGET_BYTES, VcfSource, check_header
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -41,6 +41,7 @@ def stage_file(
     provider: KeyProvider,
     path: Path,
     progress: ProgressCallback | None = None,
+    block_bytes: int = BLOCK_TARGET_BYTES,
 ) -> StageResult:
     """Stage one file; raise BadInputError (nothing written) for a file-level fault."""
     check_header(path)
@@ -50,7 +51,7 @@ def stage_file(
     )
     source_enc = seal(key, str(path.resolve()).encode("utf-8"), source_context(session_id))
     try:
-        with conn.transaction(), VcfSource(path) as source:
+        with conn.transaction(), VcfSource(path, block_bytes) as source:
             conn.execute(
                 "SELECT vcf.stage_begin(%s, %s, %s, %s, %s, %s, %s, %s)",
                 (

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import IO, cast
 
 from .errors import BadInputError
 
@@ -79,19 +79,19 @@ class VcfSource:
         self.samples = 0
         self.warnings: list[str] = []
         self._sha = hashlib.sha256()
-        self._raw: BinaryIO | None = None
-        self._stream: BinaryIO | None = None
+        self._raw: IO[bytes] | None = None
+        self._stream: IO[bytes] | None = None
 
     def __enter__(self) -> VcfSource:
         try:
-            self._raw = open(self.path, "rb")  # noqa: SIM115 - closed in __exit__
+            self._raw = open(self.path, "rb")
             self.size = os.fstat(self._raw.fileno()).st_size
             magic = self._raw.read(2)
             self._raw.seek(0)
         except OSError as exc:
             raise BadInputError(f"{self.path}: cannot read: {exc.strerror}") from None
         if magic == _GZIP_MAGIC:
-            self._stream = gzip.GzipFile(fileobj=self._raw, mode="rb")
+            self._stream = cast(IO[bytes], gzip.GzipFile(fileobj=self._raw, mode="rb"))
         else:
             self._stream = self._raw
         return self

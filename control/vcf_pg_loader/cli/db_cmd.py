@@ -67,4 +67,4 @@ def url(app: AppContext) -> None:
 def shell(app: AppContext) -> None:
     """Open psql on the embedded database."""
     conninfo = _cluster(app).ensure_ready()
-    os.execvp("psql", ["psql", conninfo])
+    os.execvp("psql", ["psql", conninfo])  # noqa: S606 - replaces this process with psql

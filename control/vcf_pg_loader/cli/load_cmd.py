@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,21 @@ import click
 
 from ..errors import VcfPgError
 from ..ingest import ingest_session
+from ..sessions import purge_session
 from ..staging import stage_file
 from .common import AppContext, byte_progress, emit_json, emit_table, format_option, pass_app
 
 _FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
-_TABLE_COLUMNS = ["file", "session_id", "records", "variants", "calls", "samples", "state", "warnings"]
+_TABLE_COLUMNS = [
+    "file",
+    "session_id",
+    "records",
+    "variants",
+    "calls",
+    "samples",
+    "state",
+    "warnings",
+]
 
 
 def _report(results: list[dict[str, Any]], fmt: str) -> None:
@@ -139,12 +150,9 @@ def load(app: AppContext, files: tuple[Path, ...], fmt: str) -> None:
             done = ingest_session(conn, provider, session_id, label=str(path))
         except VcfPgError as exc:
             if session_id is not None:
-                from ..sessions import purge_session
-
-                try:
+                # the load error matters more; 'vcfctl sessions purge' can retry
+                with contextlib.suppress(VcfPgError):
                     purge_session(conn, session_id)
-                except VcfPgError:
-                    pass  # the load error matters more; 'sessions purge' can retry
             results.append(_failure(str(path), session_id, exc))
             continue
         results.append(

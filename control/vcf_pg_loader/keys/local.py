@@ -93,7 +93,9 @@ class LocalMasterKey:
         if blob[:1] != _WRAP_VERSION or len(blob) != 1 + 12 + KEY_BYTES + 16:
             raise KeyError_("wrapped key is malformed")
         try:
-            return AESGCM(self._key).decrypt(blob[1:13], blob[13:], canonical_context(wrapped.context))
+            return AESGCM(self._key).decrypt(
+                blob[1:13], blob[13:], canonical_context(wrapped.context)
+            )
         except InvalidTag:
             raise KeyError_(
                 "wrapped key does not unwrap under this master key and encryption context"

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ..crypto import DataKey
 from ..errors import KeyError_
@@ -47,7 +48,7 @@ def init_phi_key(conn: psycopg.Connection[Any], provider: KeyProvider) -> tuple[
                 wrapped.provider,
                 wrapped.kek_id,
                 wrapped.wrapped,
-                psycopg.types.json.Jsonb(wrapped.context),
+                Jsonb(wrapped.context),
                 key.check_value,
             ),
         )

@@ -1,0 +1,80 @@
+"""Helpers for tests: counting rows, reading keys back, writing VCF files."""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from vcf_pg_loader.crypto import DataKey
+from vcf_pg_loader.keys.local import LocalMasterKey
+from vcf_pg_loader.keys.registry import load_data_key
+
+TABLES = (
+    "sessions",
+    "staged_blocks",
+    "samples",
+    "session_samples",
+    "variants",
+    "records",
+    "calls",
+    "data_keys",
+)
+
+
+def table_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    out = {}
+    for t in TABLES:
+        row = conn.execute(f"SELECT count(*) FROM vcf.{t}").fetchone()
+        assert row is not None
+        out[t] = int(row[0])
+    return out
+
+
+def phi_key(conn: psycopg.Connection[Any], home: Path) -> DataKey:
+    row = conn.execute("SELECT vcf.active_phi_key_id()").fetchone()
+    assert row is not None
+    return load_data_key(conn, LocalMasterKey(home / "master.key"), uuid.UUID(str(row[0])))
+
+
+def write_vcf(
+    path: Path,
+    samples: list[str],
+    records: list[str],
+    *,
+    header_extra: str = "",
+    compress: bool = False,
+) -> Path:
+    lines = [
+        "##fileformat=VCFv4.2",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "##contig=<ID=chr1>",
+    ]
+    if header_extra:
+        lines.append(header_extra)
+    cols = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
+    if samples:
+        cols += ["FORMAT", *samples]
+    lines.append("\t".join(cols))
+    text = "\n".join(lines + records) + "\n"
+    if compress:
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def synthetic_records(n: int, n_samples: int, start: int = 1) -> list[str]:
+    """n biallelic records on chr1 with GT for each sample."""
+    gts = ["0/0", "0/1", "1/1", "0|1", "./."]
+    out = []
+    for i in range(n):
+        pos = start + i * 10
+        calls = "\t".join(gts[(i + s) % len(gts)] for s in range(n_samples))
+        fmt = "\tGT\t" + calls if n_samples else ""
+        out.append(f"chr1\t{pos}\t.\tA\tG\t50\tPASS\tDP={i % 100}{fmt}")
+    return out

@@ -1,0 +1,96 @@
+"""File-level faults: one-line error naming file (and line), non-zero exit, nothing staged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from helpers import synthetic_records, table_counts, write_vcf
+from vcf_pg_loader.errors import EXIT_BAD_INPUT
+
+
+def _not_vcf(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "report.pdf"
+    path.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n")
+    return path, "not a readable VCF"
+
+
+def _truncated_gz(tmp: Path) -> tuple[Path, str]:
+    path = write_vcf(tmp / "cut.vcf.gz", ["S1"], synthetic_records(20000, 1), compress=True)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.7)])
+    return path, "truncated or corrupt compressed data"
+
+
+def _wrong_columns(tmp: Path) -> tuple[Path, str]:
+    records = synthetic_records(50, 2)
+    records[30] += "\textra"
+    return write_vcf(
+        tmp / "cols.vcf", ["S1", "S2"], records
+    ), "line 35: 12 columns, the #CHROM line has 11"
+
+
+def _no_chrom(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "nochrom.vcf"
+    path.write_text("##fileformat=VCFv4.2\n##contig=<ID=1>\n")
+    return path, "not a readable VCF|no #CHROM"
+
+
+def _bad_pos(tmp: Path) -> tuple[Path, str]:
+    records = synthetic_records(5, 0)
+    records[2] = records[2].replace("\t21\t", "\tNaN\t")
+    return write_vcf(tmp / "pos.vcf", [], records), "line 7: POS is not a number"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_not_vcf, _truncated_gz, _wrong_columns, _no_chrom, _bad_pos],
+    ids=lambda f: f.__name__.strip("_"),
+)
+@pytest.mark.parametrize("command", ["load", "stage"])
+def test_file_fault_rejected_whole(
+    make: Any, command: str, vcfctl: Any, conn: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    path, message = make(tmp_path)
+    before = table_counts(conn)
+    result = vcfctl(command, str(path))
+    assert result.returncode == EXIT_BAD_INPUT, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert str(path) in lines[0]
+    assert __import__("re").search(message, lines[0]), lines[0]
+    assert "Traceback" not in result.stderr
+    assert table_counts(conn) == before
+
+
+def test_good_files_still_load_next_to_a_bad_one(
+    vcfctl: Any, conn: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    bad, _ = _wrong_columns(tmp_path)
+    good = write_vcf(tmp_path / "good.vcf", ["S1"], synthetic_records(5, 1))
+    result = vcfctl("load", "--format", "json", str(bad), str(good))
+    assert result.returncode == EXIT_BAD_INPUT
+    entries = json.loads(result.stdout)
+    assert [e["state"] for e in entries] == ["rejected", "ingested"]
+    assert entries[0]["session_id"] is None and "line 35" in entries[0]["error"]
+
+
+def test_missing_file_is_a_usage_error(vcfctl: Any, tmp_path: Path) -> None:
+    result = vcfctl("load", str(tmp_path / "nope.vcf"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+
+
+def test_hostile_sample_names_are_data(
+    vcfctl: Any, conn: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    names = ["x'); DROP TABLE vcf.samples; --", "$$;RAISE$$", "名前-患者", "a\\b%s%n"]
+    path = write_vcf(tmp_path / "hostile.vcf", names, synthetic_records(3, 4))
+    result = vcfctl("load", "--format", "json", str(path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["samples"] == 4
+    assert conn.execute("SELECT count(*) > 0 FROM vcf.samples").fetchone() == (True,)

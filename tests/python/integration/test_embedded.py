@@ -1,0 +1,99 @@
+"""The embedded cluster: private, socket-only, not root, idempotent; vcfctl db commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+
+def test_db_status_json(vcfctl: Any, home: Path) -> None:
+    result = vcfctl("db", "status", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["running"] is True and info["initialized"] is True
+    assert info["home"] == str(home.resolve())
+    assert info["database"] == "vcf"
+
+
+def test_db_url_works_with_psql(vcfctl: Any) -> None:
+    url = vcfctl("db", "url").stdout.strip()
+    out = subprocess.run(
+        [
+            "psql",
+            url,
+            "-Atc",
+            "SELECT extversion FROM pg_extension WHERE extname = 'vcf_pg_loader'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "0.1.0"
+
+
+def test_socket_only_and_not_root(conn: psycopg.Connection[Any], cluster: Any) -> None:
+    row = conn.execute("SELECT current_setting('listen_addresses')").fetchone()
+    assert row is not None and row[0] == ""
+    pid = cluster.pid()
+    assert pid is not None
+    assert os.stat(f"/proc/{pid}").st_uid != 0
+    assert (cluster.socket_dir.stat().st_mode & 0o777) == 0o700
+
+
+def test_both_extensions_and_search_path(conn: psycopg.Connection[Any]) -> None:
+    names = {r[0] for r in conn.execute("SELECT extname FROM pg_extension").fetchall()}
+    assert {"vcf_pg_loader", "vcf_pg_loader_plpython", "pgcrypto", "plpython3u"} <= names
+    info = conn.execute("SELECT vcf.plpython_info()").fetchone()
+    assert info is not None and info[0]["python"].startswith("3.")
+    row = conn.execute(
+        "SELECT vcf_ingest IS NOT NULL FROM (SELECT 'vcf_ingest'::regproc) t(vcf_ingest)"
+    ).fetchone()
+    assert row is not None and row[0]
+
+
+def test_master_key_and_phi_key(home: Path, conn: psycopg.Connection[Any]) -> None:
+    key_file = home / "master.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(key_file.read_bytes()) == 32
+    rows = conn.execute(
+        "SELECT provider, state FROM vcf.data_keys WHERE purpose = 'phi'"
+    ).fetchall()
+    assert rows == [("local", "active")]
+
+
+def test_start_is_idempotent(vcfctl: Any, cluster: Any) -> None:
+    pid = cluster.pid()
+    for _ in range(2):
+        result = vcfctl("db", "start")
+        assert result.returncode == 0, result.stderr
+    assert cluster.pid() == pid
+
+
+def test_two_homes_never_share_a_cluster(tmp_path: Path, cluster: Any) -> None:
+    from vcf_pg_loader.embedded import EmbeddedCluster
+
+    other = EmbeddedCluster(tmp_path / "other-home")
+    assert other.root != cluster.root
+    assert other.socket_dir != cluster.socket_dir
+
+
+def test_stop_and_restart_on_demand(tmp_path: Path) -> None:
+    from vcf_pg_loader.embedded import EmbeddedCluster
+
+    c = EmbeddedCluster(tmp_path / "h")
+    try:
+        c.ensure_ready()
+        c.stop()
+        assert not c.running()
+        with psycopg.connect(c.ensure_ready()) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM vcf.data_keys WHERE purpose = 'phi'"
+            ).fetchone()
+            assert row == (1,)
+    finally:
+        c.destroy()
