@@ -8,8 +8,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import DATA
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from conftest import DATA
 
 
 @pytest.fixture(scope="module")
