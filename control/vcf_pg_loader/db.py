@@ -32,7 +32,8 @@ def _is_local(host: str) -> bool:
 def connection_params(settings: Settings) -> dict[str, Any]:
     """libpq parameters for the configured database (no secrets from the URL)."""
     if settings.db_url is None:
-        return {"conninfo": EmbeddedCluster(settings.home).ensure_ready()}
+        cluster = EmbeddedCluster(settings.home, settings.master_key_path)
+        return {"conninfo": cluster.ensure_ready()}
     try:
         parsed = conninfo_to_dict(settings.db_url)
     except psycopg.ProgrammingError:

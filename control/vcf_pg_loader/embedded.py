@@ -79,7 +79,7 @@ def server_user() -> ServerUser:
 class EmbeddedCluster:
     """One private cluster, owned by one home directory."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, master_key_file: Path | None = None) -> None:
         self.home = home.expanduser().resolve()
         self.user = server_user()
         if os.geteuid() == 0:
@@ -90,7 +90,7 @@ class EmbeddedCluster:
         self.data_dir = self.root / "data"
         self.socket_dir = self.root / "run"
         self.log_file = self.root / "log" / "postgresql.log"
-        self.master_key_file = self.home / "master.key"
+        self.master_key_file = master_key_file or self.home / "master.key"
         self._bindir = pg_bindir()
 
     # -- processes -------------------------------------------------------

@@ -38,6 +38,8 @@ def _error_for(sqlstate: str | None, message: str) -> VcfPgError:
         return BadInputError(message)
     if code in {"VP002", "VP003", "VP004", "VP006"}:
         return KeyError_(message)
+    if code in {"VP001", "VP010"}:
+        return VcfPgError(message)
     return DatabaseError(message)
 
 
@@ -60,7 +62,9 @@ def ingest_session(
     phi_key_id = active_phi_key_id(conn)
     if phi_key_id is None:
         raise KeyError_("there is no active PHI key", hint="Create one with 'vcfctl keys init'.")
-    staging_key = load_data_key(conn, provider, uuid.UUID(str(staging_key_id)))
+    staging_key = load_data_key(
+        conn, provider, uuid.UUID(str(staging_key_id)), {"session_id": str(session_id)}
+    )
     phi_key = load_data_key(conn, provider, phi_key_id)
     try:
         with conn.transaction():

@@ -150,9 +150,8 @@ class VcfSource:
             if b"\x00" in line:
                 raise self._fail(line_no, "contains a NUL byte")
             if not line:
-                blank += 1
-                continue
-            if line.startswith(b"#"):
+                blank += 1  # staged as is, so that line numbers stay the file's
+            elif line.startswith(b"#"):
                 if columns:
                     raise self._fail(line_no, "header line after the #CHROM line")
                 if line.startswith(b"#CHROM"):
@@ -177,7 +176,7 @@ class VcfSource:
         if crlf:
             self.warnings.append(f"{crlf} lines ended in CRLF; staged with LF")
         if blank:
-            self.warnings.append(f"{blank} blank lines skipped")
+            self.warnings.append(f"{blank} blank lines ignored")
 
     def _block(self, lines: list[bytes], last_line_no: int) -> Block:
         payload = b"".join(lines)

@@ -7,6 +7,6 @@ LANGUAGE sql VOLATILE
 BEGIN ATOMIC
     INSERT INTO @extschema@.audit_log (action, target, succeeded, details)
     VALUES (p_action, p_target, p_succeeded,
-            coalesce(p_details, '{}'::jsonb) || jsonb_build_object('role', current_user::text));
+            coalesce(p_details, '{}'::jsonb));
 END;
 

@@ -8,8 +8,10 @@ BEGIN
     UPDATE @extschema@.data_keys
        SET wrapped_key = NULL, state = 'destroyed', destroyed_at = clock_timestamp()
      WHERE key_id = p_key_id AND state <> 'destroyed';
+    IF FOUND THEN
+        PERFORM @extschema@._audit('destroy', p_key_id::text, true, '{}');
+    END IF;
     PERFORM @extschema@._forget_key(p_key_id);
-    PERFORM @extschema@._audit('destroy', p_key_id::text, true, '{}');
 END
 $$;
 

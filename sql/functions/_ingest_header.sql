@@ -4,7 +4,8 @@ CREATE FUNCTION @extschema@._ingest_header(
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    v_lines   text[] := string_to_array(rtrim(p_header, E'\n'), E'\n');
+    v_all     text[] := string_to_array(rtrim(p_header, E'\n'), E'\n');
+    v_lines   text[] := array_remove(v_all, '');
     v_columns text[];
     v_name    text;
     v_blind   bytea;
@@ -27,7 +28,7 @@ BEGIN
     v_columns := string_to_array(v_lines[cardinality(v_lines)], E'\t');
     IF cardinality(v_columns) < 8 OR (cardinality(v_columns) > 8 AND v_columns[9] <> 'FORMAT') THEN
         RAISE EXCEPTION 'session %: line %: the #CHROM line has % columns; it needs 8, or FORMAT and samples after them',
-            p_session_id, cardinality(v_lines), cardinality(v_columns)
+            p_session_id, cardinality(v_all), cardinality(v_columns)
             USING ERRCODE = 'VP032', HINT = 'Columns are separated by single TAB characters.';
     END IF;
     SELECT a.i, b.i AS j INTO v_dup
@@ -40,7 +41,8 @@ BEGIN
     END IF;
 
     o_columns := cardinality(v_columns);
-    o_header_lines := cardinality(v_lines);
+    -- every header line counts, blank ones too, so data line numbers are the file's
+    o_header_lines := length(p_header) - length(replace(p_header, E'\n', ''));
     o_sample_ids := '{}';
     FOR i IN 10 .. o_columns LOOP
         v_name := v_columns[i];

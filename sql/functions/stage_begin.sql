@@ -9,8 +9,10 @@ AS $$
 BEGIN
     -- Opens a staging session: registers its staging key (wrapped) and the
     -- source path (encrypted under that key). The control plane then COPYs
-    -- the encrypted blocks and calls stage_finish. A session left in state
-    -- 'staging' was interrupted; vcf.session_purge removes it.
+    -- the encrypted blocks and calls stage_finish, all in one transaction
+    -- (vcfctl does), so an interrupted stage leaves nothing. A client that
+    -- commits between the steps can leave a session in state 'staging';
+    -- vcf.session_purge removes it.
     PERFORM @extschema@.key_register(p_key_id, 'staging', p_provider, p_kek_id,
                                      p_wrapped_key, p_encryption_context, p_key_check);
     INSERT INTO @extschema@.sessions (session_id, staging_key_id, source_enc)

@@ -17,6 +17,11 @@ BEGIN
     -- detected. Warnings (counts, never values) are kept on the session.
     -- Raises VP010 for a session not in state 'staging', VP011
     -- when the stored blocks disagree with the counts given.
+    IF p_block_count IS NULL OR p_line_count IS NULL OR p_content_sha256 IS NULL
+       OR p_manifest IS NULL THEN
+        RAISE EXCEPTION 'stage_finish needs block count, line count, content hash and manifest'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass all of them.';
+    END IF;
     SELECT state INTO v_state FROM @extschema@.sessions
      WHERE session_id = p_session_id FOR UPDATE;
     IF v_state IS DISTINCT FROM 'staging' THEN

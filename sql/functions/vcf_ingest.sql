@@ -20,6 +20,7 @@ DECLARE
     v_hdr          record;
     v_part         record;
     v_records      bigint := 0;
+    v_lines_done   bigint := 0;
     v_variants     bigint := 0;
     v_calls        bigint := 0;
 BEGIN
@@ -41,7 +42,7 @@ BEGIN
             USING ERRCODE = 'VP010',
                   HINT = CASE v_session.state
                       WHEN 'ingested' THEN 'It has been loaded already.'
-                      WHEN 'staging' THEN 'Its staging was interrupted: purge it and stage the file again.'
+                      WHEN 'staging' THEN 'Its staging did not finish: purge it and stage the file again.'
                       ELSE 'Stage the file again.' END;
     END IF;
 
@@ -77,8 +78,8 @@ BEGIN
     END IF;
 
     DROP TABLE IF EXISTS pg_temp.vcf_ingest_lines;
-    CREATE TEMPORARY TABLE vcf_ingest_lines (record_no bigint NOT NULL, f text[] NOT NULL)
-        ON COMMIT DROP;
+    CREATE TEMPORARY TABLE vcf_ingest_lines (
+        line_no bigint NOT NULL, record_no bigint NOT NULL, f text[] NOT NULL) ON COMMIT DROP;
 
     FOR v_block IN
         SELECT b.block_no, b.line_count, b.ciphertext FROM @extschema@.staged_blocks b
@@ -106,11 +107,13 @@ BEGIN
             SELECT * INTO v_hdr
               FROM @extschema@._ingest_header(p_session_id, v_header, v_phi_key_id, v_phi_key);
             v_header_done := true;
+            v_lines_done := v_hdr.o_header_lines;
         END IF;
         IF v_text <> '' THEN
             SELECT * INTO v_part FROM @extschema@._ingest_block(
-                p_session_id, v_text, v_records, v_hdr.o_header_lines,
+                p_session_id, v_text, v_lines_done, v_records,
                 v_hdr.o_columns, v_hdr.o_sample_ids);
+            v_lines_done := v_lines_done + length(v_text) - length(replace(v_text, E'\n', ''));
             v_records := v_records + v_part.o_records;
             v_variants := v_variants + v_part.o_variants;
             v_calls := v_calls + v_part.o_calls;
@@ -118,9 +121,9 @@ BEGIN
     END LOOP;
     DROP TABLE pg_temp.vcf_ingest_lines;
 
-    IF NOT v_header_done OR v_hdr.o_header_lines + v_records <> v_session.line_count THEN
+    IF NOT v_header_done OR v_lines_done <> v_session.line_count THEN
         RAISE EXCEPTION 'session %: % lines decrypted, % staged', p_session_id,
-            coalesce(v_hdr.o_header_lines, 0) + v_records, v_session.line_count
+            v_lines_done, v_session.line_count
             USING ERRCODE = 'VP024', HINT = 'Purge the session and stage the file again.';
     END IF;
 

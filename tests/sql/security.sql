@@ -6,7 +6,7 @@
 --   * vcf.audit_log is append-only: UPDATE, DELETE and TRUNCATE are refused
 --     even for the superuser that owns it (the role running this test).
 BEGIN;
-SELECT plan(22);
+SELECT plan(21);
 
 -- ---------------------------------------------------------------- nothing for PUBLIC
 SELECT is_empty($$
@@ -57,12 +57,6 @@ SELECT is_empty($$
      WHERE p.pronamespace = 'vcf'::regnamespace AND p.prosecdef
        AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)$$,
     'every SECURITY DEFINER function in schema vcf sets search_path = pg_catalog, pg_temp');
-SELECT is_empty($$
-    SELECT p.oid::regprocedure, s.setting
-      FROM pg_proc p, unnest(p.proconfig) AS s(setting)
-     WHERE p.pronamespace = 'vcf'::regnamespace AND p.prosecdef
-       AND s.setting LIKE 'search_path=%' AND s.setting <> 'search_path=pg_catalog, pg_temp'$$,
-    'no SECURITY DEFINER function in schema vcf sets any other search_path as well');
 SELECT ok((SELECT bool_and(prosecdef) FROM pg_proc
             WHERE oid IN ('vcf.unlock(uuid, bytea)'::regprocedure, 'vcf.vcf_ingest(uuid)'::regprocedure,
                           'vcf.key_register(uuid, text, text, text, bytea, jsonb, bytea)'::regprocedure)),
@@ -91,10 +85,10 @@ SELECT throws_ok('DELETE FROM vcf.audit_log',
 SELECT set_eq('SELECT * FROM vcf.audit_log', 'SELECT * FROM audit_before',
               'vcf.audit_log is unchanged after the refused statements');
 SELECT results_eq(
-    $$SELECT target, succeeded, details->>'n', details->>'role' = current_user
+    $$SELECT target, succeeded, details->>'n', session_role = session_user
         FROM vcf.audit_log WHERE action = 'pgtap_security'$$,
     $$VALUES ('target-1'::text, true, '1'::text, true)$$,
-    'the appended row is there as written, with the acting role');
+    'the appended row is there as written');
 
 SELECT * FROM finish();
 ROLLBACK;

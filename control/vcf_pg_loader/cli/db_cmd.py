@@ -17,7 +17,7 @@ def _cluster(app: AppContext) -> EmbeddedCluster:
             "'vcfctl db' manages the embedded cluster; a database is configured "
             "(--db or VCF_PG_LOADER_DB_URL)"
         )
-    return EmbeddedCluster(app.settings.home)
+    return EmbeddedCluster(app.settings.home, app.settings.master_key_path)
 
 
 @click.group(name="db")

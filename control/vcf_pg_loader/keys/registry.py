@@ -56,19 +56,30 @@ def init_phi_key(conn: psycopg.Connection[Any], provider: KeyProvider) -> tuple[
 
 
 def load_data_key(
-    conn: psycopg.Connection[Any], provider: KeyProvider, key_id: uuid.UUID
+    conn: psycopg.Connection[Any],
+    provider: KeyProvider,
+    key_id: uuid.UUID,
+    expect: dict[str, str] | None = None,
 ) -> DataKey:
-    """Fetch a wrapped key and unwrap it with the provider; verify its check value."""
+    """Fetch a wrapped key and unwrap it with the provider; verify its check value.
+
+    The encryption context is stored beside the wrapped key, so it is checked
+    to name this key, its purpose and whatever else the caller expects (the
+    session of a staging key): a wrapped key moved with its context is refused.
+    """
     row = conn.execute(
-        "SELECT provider, kek_id, wrapped_key, encryption_context, key_check, state"
+        "SELECT provider, kek_id, wrapped_key, encryption_context, key_check, state, purpose"
         " FROM vcf.data_keys WHERE key_id = %s",
         (key_id,),
     ).fetchone()
     if row is None:
         raise KeyError_(f"data key {key_id} does not exist")
-    provider_name, kek_id, wrapped_key, context, key_check, state = row
+    provider_name, kek_id, wrapped_key, context, key_check, state, purpose = row
     if state == "destroyed" or wrapped_key is None:
         raise KeyError_(f"data key {key_id} has been destroyed")
+    wanted = {"key_id": str(key_id), "purpose": purpose, **(expect or {})}
+    if any(context.get(k) != v for k, v in wanted.items()):
+        raise KeyError_(f"data key {key_id}: its encryption context names another key or purpose")
     material = provider.unwrap(WrappedKey(provider_name, kek_id, bytes(wrapped_key), dict(context)))
     key = DataKey(key_id, material)
     if key.check_value != bytes(key_check):

@@ -64,6 +64,7 @@ def test_crlf_and_blank_lines_become_warnings(tmp_path: Path) -> None:
     path.write_bytes(text.encode())
     src, payload, _ = read_all(path)
     assert b"\r" not in payload
+    assert payload.count(b"\n") == text.count("\n")
     assert any("CRLF" in w for w in src.warnings)
     assert any("blank" in w for w in src.warnings)
 
