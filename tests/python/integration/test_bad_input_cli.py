@@ -94,3 +94,23 @@ def test_hostile_sample_names_are_data(
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["samples"] == 4
     assert conn.execute("SELECT count(*) > 0 FROM vcf.samples").fetchone() == (True,)
+
+
+def test_database_side_fault_names_the_file_line(
+    vcfctl: Any, conn: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    """A fault only the database checks (QUAL) still names the file's line, blank lines counted."""
+    records = synthetic_records(6, 1)
+    records.insert(2, "")
+    records.insert(3, "")
+    records[5] = records[5].replace("\t50\t", "\t1e999\t")
+    path = write_vcf(tmp_path / "qual.vcf", ["S1"], records)
+    result = vcfctl("load", str(path))
+    assert result.returncode == EXIT_BAD_INPUT, result.stderr
+    assert "line 10: QUAL is not a number" in result.stderr
+    assert "1e999" not in result.stderr
+    row = conn.execute(
+        "SELECT s.state, k.state FROM vcf.sessions s JOIN vcf.data_keys k"
+        " ON k.key_id = s.staging_key_id ORDER BY s.created_at DESC LIMIT 1"
+    ).fetchone()
+    assert row == ("failed", "destroyed")

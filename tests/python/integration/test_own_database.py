@@ -72,3 +72,46 @@ def test_unreachable_database(vcfctl: Any, tmp_path: Path) -> None:
     assert result.returncode == 4
     assert "cannot connect to the database" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_master_key_file_setting_is_honoured(vcfctl: Any, tmp_path: Path) -> None:
+    from vcf_pg_loader.embedded import EmbeddedCluster
+
+    home, key = tmp_path / "h3", tmp_path / "keys" / "kek.bin"
+    env = {"VCF_PG_LOADER_HOME": str(home), "VCF_PG_LOADER_MASTER_KEY_FILE": str(key)}
+    try:
+        result = vcfctl("load", "--format", "json", str(DATA / "example.vcf"), env=env)
+        assert result.returncode == 0, result.stderr
+        assert key.stat().st_mode & 0o777 == 0o600
+        assert not (home / "master.key").exists()
+    finally:
+        EmbeddedCluster(home).destroy()
+
+
+def test_wrapped_key_moved_with_its_context_is_refused(
+    conn: psycopg.Connection[Any], home: Path
+) -> None:
+    from vcf_pg_loader.errors import KeyError_
+    from vcf_pg_loader.keys.local import LocalMasterKey
+    from vcf_pg_loader.keys.registry import load_data_key
+    from vcf_pg_loader.staging import stage_file
+
+    provider = LocalMasterKey(home / "master.key")
+    a = stage_file(conn, provider, DATA / "example.vcf")
+    b = stage_file(conn, provider, DATA / "example.vcf")
+    ka, kb = (
+        conn.execute(
+            "SELECT staging_key_id FROM vcf.sessions WHERE session_id = %s", (s.session_id,)
+        ).fetchone()[0]  # type: ignore[index]
+        for s in (a, b)
+    )
+    conn.execute(
+        "UPDATE vcf.data_keys d SET wrapped_key = o.wrapped_key,"
+        " encryption_context = o.encryption_context, key_check = o.key_check"
+        " FROM vcf.data_keys o WHERE d.key_id = %s AND o.key_id = %s",
+        (kb, ka),
+    )
+    with pytest.raises(KeyError_, match="encryption context names another key"):
+        load_data_key(conn, provider, kb)
+    for s in (a, b):
+        conn.execute("SELECT vcf.session_purge(%s)", (s.session_id,))
