@@ -1,0 +1,151 @@
+CREATE FUNCTION @extschema@._ingest(p_session_id uuid)
+RETURNS TABLE (session_id uuid, records bigint, variants bigint, calls bigint,
+               samples integer, state text)
+LANGUAGE plpgsql VOLATILE
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_session      @extschema@.sessions%ROWTYPE;
+    v_staging_key  bytea;
+    v_phi_key_id   uuid;
+    v_phi_key      bytea;
+    v_block        record;
+    v_missing      integer;
+    v_plain        bytea;
+    v_text         text;
+    v_cut          integer;
+    v_header       text := '';
+    v_header_done  boolean := false;
+    v_hdr          record;
+    v_part         record;
+    v_records      bigint := 0;
+    v_lines_done   bigint := 0;
+    v_variants     bigint := 0;
+    v_calls        bigint := 0;
+BEGIN
+    -- Ingests one staged session in the caller's transaction: verifies the
+    -- manifest and every block's tag before using it, decrypts and parses
+    -- block by block, encrypts PHI under the PHI key, then deletes the
+    -- staged blocks and destroys the staging key. Both keys must have been
+    -- unlocked in this transaction (vcf.unlock). Called by vcf.vcf_ingest,
+    -- which runs it as the extension owner. Any error aborts the whole
+    -- ingest; nothing of the session is written. Raises VP001-VP040.
+    SELECT * INTO v_session FROM @extschema@.sessions s
+     WHERE s.session_id = p_session_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'session % does not exist', p_session_id
+            USING ERRCODE = 'VP001', HINT = 'List sessions with "vcfctl sessions list".';
+    END IF;
+    IF v_session.state <> 'staged' THEN
+        RAISE EXCEPTION 'session % is %, not staged', p_session_id, v_session.state
+            USING ERRCODE = 'VP010',
+                  HINT = CASE v_session.state
+                      WHEN 'ingested' THEN 'It has been loaded already.'
+                      WHEN 'staging' THEN 'Its staging did not finish: purge it and stage the file again.'
+                      ELSE 'Stage the file again.' END;
+    END IF;
+
+    v_staging_key := @extschema@._unlocked_key(v_session.staging_key_id);
+    v_phi_key_id := @extschema@.active_phi_key_id();
+    IF v_phi_key_id IS NULL THEN
+        RAISE EXCEPTION 'there is no active PHI key'
+            USING ERRCODE = 'VP006', HINT = 'Create one with "vcfctl keys init".';
+    END IF;
+    v_phi_key := @extschema@._unlocked_key(v_phi_key_id);
+
+    IF @extschema@._open(v_staging_key, v_session.manifest,
+            format('vcf.sessions.manifest:%s:%s:%s:%s', p_session_id, v_session.block_count,
+                   v_session.line_count, encode(v_session.content_sha256, 'hex'))) IS NULL THEN
+        RAISE EXCEPTION 'session %: the manifest does not verify', p_session_id
+            USING ERRCODE = 'VP020', HINT = 'The session row was modified; purge it and stage the file again.';
+    END IF;
+    SELECT g INTO v_missing
+      FROM generate_series(0, v_session.block_count - 1) AS g
+     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.staged_blocks b
+                        WHERE b.session_id = p_session_id AND b.block_no = g)
+     ORDER BY g LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'session %: block % is missing', p_session_id, v_missing
+            USING ERRCODE = 'VP021', HINT = 'Staged data was removed; purge the session and stage the file again.';
+    END IF;
+    SELECT b.block_no INTO v_missing FROM @extschema@.staged_blocks b
+     WHERE b.session_id = p_session_id AND b.block_no >= v_session.block_count
+     ORDER BY b.block_no LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'session %: block % was not part of the staged file', p_session_id, v_missing
+            USING ERRCODE = 'VP022', HINT = 'Staged data was tampered with; purge the session and stage the file again.';
+    END IF;
+
+    DROP TABLE IF EXISTS pg_temp.vcf_ingest_lines;
+    CREATE TEMPORARY TABLE vcf_ingest_lines (
+        line_no bigint NOT NULL, record_no bigint NOT NULL, f text[] NOT NULL) ON COMMIT DROP;
+
+    FOR v_block IN
+        SELECT b.block_no, b.line_count, b.ciphertext FROM @extschema@.staged_blocks b
+         WHERE b.session_id = p_session_id ORDER BY b.block_no
+    LOOP
+        v_plain := @extschema@._open(v_staging_key, v_block.ciphertext,
+            format('vcf.staged_blocks:%s:%s:%s', p_session_id, v_block.block_no, v_block.line_count));
+        IF v_plain IS NULL THEN
+            RAISE EXCEPTION 'session %: block % failed authentication', p_session_id, v_block.block_no
+                USING ERRCODE = 'VP023',
+                      DETAIL = 'The block was modified, moved, cut short or copied from another session.',
+                      HINT = 'Nothing of the session was written; purge it and stage the file again.';
+        END IF;
+        v_text := convert_from(v_plain, 'UTF8');
+        IF NOT v_header_done THEN
+            v_cut := regexp_instr(v_text, '^[^#]', 1, 1, 0, 'n');
+            IF v_cut = 0 THEN
+                v_header := v_header || v_text;
+                v_text := '';
+                CONTINUE WHEN v_block.block_no < v_session.block_count - 1;
+            ELSE
+                v_header := v_header || substr(v_text, 1, v_cut - 1);
+                v_text := substr(v_text, v_cut);
+            END IF;
+            SELECT * INTO v_hdr
+              FROM @extschema@._ingest_header(p_session_id, v_header, v_phi_key_id, v_phi_key);
+            v_header_done := true;
+            v_lines_done := v_hdr.o_header_lines;
+        END IF;
+        IF v_text <> '' THEN
+            SELECT * INTO v_part FROM @extschema@._ingest_block(
+                p_session_id, v_text, v_lines_done, v_records,
+                v_hdr.o_columns, v_hdr.o_sample_ids);
+            v_lines_done := v_lines_done + length(v_text) - length(replace(v_text, E'\n', ''));
+            v_records := v_records + v_part.o_records;
+            v_variants := v_variants + v_part.o_variants;
+            v_calls := v_calls + v_part.o_calls;
+        END IF;
+    END LOOP;
+    DROP TABLE pg_temp.vcf_ingest_lines;
+
+    IF NOT v_header_done OR v_lines_done <> v_session.line_count THEN
+        RAISE EXCEPTION 'session %: % lines decrypted, % staged', p_session_id,
+            v_lines_done, v_session.line_count
+            USING ERRCODE = 'VP024', HINT = 'Purge the session and stage the file again.';
+    END IF;
+
+    v_plain := @extschema@._open(v_staging_key, v_session.source_enc,
+                                 format('vcf.sessions.source:%s', p_session_id));
+    IF v_plain IS NULL THEN
+        RAISE EXCEPTION 'session %: the source path does not decrypt', p_session_id
+            USING ERRCODE = 'VP025', HINT = 'The session row was modified; purge it and stage the file again.';
+    END IF;
+    DELETE FROM @extschema@.staged_blocks b WHERE b.session_id = p_session_id;
+    PERFORM @extschema@._destroy_key(v_session.staging_key_id);
+    UPDATE @extschema@.sessions s
+       SET state = 'ingested',
+           source_enc = @extschema@._seal(v_phi_key, v_phi_key_id, v_plain,
+                                          format('vcf.sessions.source:%s', p_session_id)),
+           records = v_records, variants = v_variants, calls = v_calls,
+           samples = cardinality(v_hdr.o_sample_ids), finished_at = clock_timestamp()
+     WHERE s.session_id = p_session_id;
+    PERFORM @extschema@._audit('ingest', p_session_id::text, true,
+        jsonb_build_object('records', v_records, 'variants', v_variants, 'calls', v_calls,
+                           'samples', cardinality(v_hdr.o_sample_ids)));
+    RETURN QUERY SELECT p_session_id, v_records, v_variants, v_calls,
+                        cardinality(v_hdr.o_sample_ids), 'ingested'::text;
+END
+$$;
+
