@@ -267,6 +267,16 @@ class EmbeddedCluster:
                     hint="Run 'make setup', then ALTER EXTENSION vcf_pg_loader UPDATE.",
                 )
             if not self.master_key_file.exists():
+                wrapped_by = conn.execute(
+                    "SELECT kek_id FROM vcf.data_keys WHERE purpose = 'phi' AND state = 'active'"
+                ).fetchone()
+                if wrapped_by is not None:
+                    raise VcfPgError(
+                        f"master key file {self.master_key_file} is missing, and this "
+                        f"cluster's PHI key is wrapped by {wrapped_by[0]}",
+                        hint="Restore the master key file (or set VCF_PG_LOADER_MASTER_KEY_FILE);"
+                        " without it the encrypted data cannot be read.",
+                    )
                 create_master_key(self.master_key_file)
             init_phi_key(conn, LocalMasterKey(self.master_key_file))
 

@@ -44,6 +44,16 @@ class KeyError_(VcfPgError):
     exit_code = EXIT_KEYS
 
 
+class AlreadyLoaded(VcfPgError):
+    """The same content is already ingested; nothing was written."""
+
+    exit_code = EXIT_OK
+
+    def __init__(self, message: str, session_id: str) -> None:
+        super().__init__(message, hint="Load with --reload to replace it.")
+        self.session_id = session_id
+
+
 class IntegrityError(VcfPgError):
     """Staged data failed authentication: it was modified, moved or cut short."""
 

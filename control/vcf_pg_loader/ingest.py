@@ -38,6 +38,8 @@ def _error_for(sqlstate: str | None, message: str) -> VcfPgError:
         return BadInputError(message)
     if code in {"VP002", "VP003", "VP004", "VP006"}:
         return KeyError_(message)
+    if code == "VP041":
+        return BadInputError(message)
     if code in {"VP001", "VP010"}:
         return VcfPgError(message)
     return DatabaseError(message)
@@ -48,6 +50,9 @@ def ingest_session(
     provider: KeyProvider,
     session_id: uuid.UUID,
     label: str | None = None,
+    *,
+    engine: str | None = None,
+    strict: bool = False,
 ) -> IngestResult:
     """Ingest one staged session; on failure mark it failed and raise a clean error."""
     prefix = f"{label}: " if label else ""
@@ -72,8 +77,8 @@ def ingest_session(
             unlock(conn, phi_key)
             result = conn.execute(
                 "SELECT session_id, records, variants, calls, samples, state"
-                " FROM vcf.vcf_ingest(%s)",
-                (session_id,),
+                " FROM vcf._ingest(%s, %s, %s)",
+                (session_id, None if engine in (None, "auto") else engine, strict),
             ).fetchone()
     except psycopg.Error as exc:
         message = exc.diag.message_primary or type(exc).__name__

@@ -51,6 +51,14 @@ def show_session(conn: psycopg.Connection[Any], session_id: uuid.UUID) -> dict[s
     return result
 
 
+def session_warnings(conn: psycopg.Connection[Any], session_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The warnings stored on a session: one object per code, with count and examples."""
+    row = conn.execute(
+        "SELECT warnings FROM vcf.sessions WHERE session_id = %s", (session_id,)
+    ).fetchone()
+    return list(row[0]) if row is not None and row[0] else []
+
+
 def incomplete_session_ids(conn: psycopg.Connection[Any]) -> list[uuid.UUID]:
     """Sessions that still hold staged data or a staging key."""
     rows = conn.execute(

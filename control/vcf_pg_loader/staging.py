@@ -17,7 +17,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from .crypto import block_context, manifest_context, seal, source_context
-from .errors import DatabaseError
+from .errors import AlreadyLoaded, DatabaseError
 from .keys.provider import KeyProvider
 from .keys.registry import current_database, new_data_key
 from .vcf_source import BLOCK_TARGET_BYTES, VcfSource, check_header
@@ -33,7 +33,7 @@ class StageResult:
     records: int
     blocks: int
     samples: int
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 def stage_file(
@@ -42,8 +42,15 @@ def stage_file(
     path: Path,
     progress: ProgressCallback | None = None,
     block_bytes: int = BLOCK_TARGET_BYTES,
+    *,
+    reload: bool = False,
 ) -> StageResult:
-    """Stage one file; raise BadInputError (nothing written) for a file-level fault."""
+    """Stage one file; raise BadInputError (nothing written) for a file-level fault.
+
+    Content that is already ingested raises AlreadyLoaded (nothing written)
+    unless reload, which makes the new session replace the old one's rows
+    when it is ingested.
+    """
     check_header(path)
     session_id = uuid.uuid4()
     key, wrapped = new_data_key(
@@ -91,7 +98,7 @@ def stage_file(
                 manifest_context(session_id, source.blocks, source.lines, source.content_sha256),
             )
             conn.execute(
-                "SELECT vcf.stage_finish(%s, %s, %s, %s, %s, %s)",
+                "SELECT vcf.stage_finish(%s, %s, %s, %s, %s, %s, %s)",
                 (
                     session_id,
                     source.blocks,
@@ -99,9 +106,14 @@ def stage_file(
                     source.content_sha256,
                     manifest,
                     Jsonb(source.warnings),
+                    reload,
                 ),
             )
     except psycopg.Error as exc:
+        if exc.diag.sqlstate == "VP050":
+            raise AlreadyLoaded(
+                f"{path}: {exc.diag.message_primary}", str(exc.diag.message_detail)
+            ) from None
         raise DatabaseError(f"{path}: staging failed: {exc.diag.message_primary or exc}") from None
     return StageResult(
         session_id=session_id,

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from .errors import BadInputError
 
@@ -65,6 +65,28 @@ def check_header(path: Path) -> int:
         ) from exc
 
 
+class _Occurrences:
+    """Counts a deviation and keeps its first five line numbers (memory stays flat)."""
+
+    def __init__(self, code: str, what: str) -> None:
+        self.code, self.what = code, what
+        self.count = 0
+        self.first: list[int] = []
+
+    def add(self, line_no: int) -> None:
+        self.count += 1
+        if len(self.first) < 5:
+            self.first.append(line_no)
+
+    def as_warning(self) -> dict[str, Any]:
+        """A warning as the session stores it: code, count, first examples."""
+        return {
+            "code": self.code,
+            "count": self.count,
+            "examples": [f"line {n}: {self.what}" for n in self.first],
+        }
+
+
 class VcfSource:
     """Context manager and block iterator over one VCF file (plain, gzip or bgzip)."""
 
@@ -77,7 +99,7 @@ class VcfSource:
         self.records = 0
         self.blocks = 0
         self.samples = 0
-        self.warnings: list[str] = []
+        self.warnings: list[dict[str, Any]] = []
         self._sha = hashlib.sha256()
         self._raw: IO[bytes] | None = None
         self._stream: IO[bytes] | None = None
@@ -135,7 +157,8 @@ class VcfSource:
     def iter_blocks(self) -> Iterator[Block]:
         """Yield blocks of whole lines, header first, in file order; raise on file faults."""
         columns = 0
-        crlf = blank = 0
+        crlf = _Occurrences("crlf", "ends in CRLF; staged with LF")
+        blank = _Occurrences("blank_lines", "blank line ignored")
         pending: list[bytes] = []
         pending_bytes = 0
         line_no = 0
@@ -144,13 +167,13 @@ class VcfSource:
             line = raw[:-1] if raw.endswith(b"\n") else raw
             if line.endswith(b"\r"):
                 line = line[:-1]
-                crlf += 1
+                crlf.add(line_no)
             if line_no == 1 and not line.startswith(b"##fileformat=VCF"):
                 raise self._fail(1, "not a VCF file (the first line is not ##fileformat=VCF...)")
             if b"\x00" in line:
                 raise self._fail(line_no, "contains a NUL byte")
             if not line:
-                blank += 1  # staged as is, so that line numbers stay the file's
+                blank.add(line_no)  # staged as is, so that line numbers stay the file's
             elif line.startswith(b"#"):
                 if columns:
                     raise self._fail(line_no, "header line after the #CHROM line")
@@ -173,10 +196,7 @@ class VcfSource:
             raise self._fail(line_no, "the header has no #CHROM line")
         if pending:
             yield self._block(pending, line_no)
-        if crlf:
-            self.warnings.append(f"{crlf} lines ended in CRLF; staged with LF")
-        if blank:
-            self.warnings.append(f"{blank} blank lines ignored")
+        self.warnings += [w.as_warning() for w in (crlf, blank) if w.count]
 
     def _block(self, lines: list[bytes], last_line_no: int) -> Block:
         payload = b"".join(lines)

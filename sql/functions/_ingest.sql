@@ -1,4 +1,5 @@
-CREATE FUNCTION @extschema@._ingest(p_session_id uuid)
+CREATE FUNCTION @extschema@._ingest(
+    p_session_id uuid, p_engine text DEFAULT NULL, p_strict boolean DEFAULT false)
 RETURNS TABLE (session_id uuid, records bigint, variants bigint, calls bigint,
                samples integer, state text)
 LANGUAGE plpgsql VOLATILE
@@ -22,6 +23,9 @@ DECLARE
     v_lines_done   bigint := 0;
     v_variants     bigint := 0;
     v_calls        bigint := 0;
+    v_engine       regproc;
+    v_warning      text;
+    v_warnings     jsonb;
 BEGIN
     -- Ingests one staged session in the caller's transaction: verifies the
     -- manifest and every block's tag before using it, decrypts and parses
@@ -29,7 +33,12 @@ BEGIN
     -- staged blocks and destroys the staging key. Both keys must have been
     -- unlocked in this transaction (vcf.unlock). Called by vcf.vcf_ingest,
     -- which runs it as the extension owner. Any error aborts the whole
-    -- ingest; nothing of the session is written. Raises VP001-VP040.
+    -- ingest; nothing of the session is written. p_engine picks the block
+    -- parser: 'plpython' (vcf._ingest_block_py, from the companion
+    -- extension), 'plpgsql' (vcf._ingest_block), or NULL for the first when
+    -- it is installed. p_strict turns every warning into a reject (VP041).
+    -- Raises VP001-VP041.
+    v_engine := @extschema@._ingest_engine(p_engine);
     SELECT * INTO v_session FROM @extschema@.sessions s
      WHERE s.session_id = p_session_id FOR UPDATE;
     IF NOT FOUND THEN
@@ -76,9 +85,12 @@ BEGIN
             USING ERRCODE = 'VP022', HINT = 'Staged data was tampered with; purge the session and stage the file again.';
     END IF;
 
-    DROP TABLE IF EXISTS pg_temp.vcf_ingest_lines;
-    CREATE TEMPORARY TABLE vcf_ingest_lines (
-        line_no bigint NOT NULL, record_no bigint NOT NULL, f text[] NOT NULL) ON COMMIT DROP;
+    IF p_strict AND jsonb_array_length(v_session.warnings) > 0 THEN
+        RAISE EXCEPTION 'session %: %', p_session_id,
+            v_session.warnings->0->'examples'->>0
+            USING ERRCODE = 'VP041', HINT = 'Loaded without strict, this would be a warning.';
+    END IF;
+    PERFORM @extschema@._ingest_scratch();
 
     FOR v_block IN
         SELECT b.block_no, b.line_count, b.ciphertext FROM @extschema@.staged_blocks b
@@ -109,16 +121,28 @@ BEGIN
             v_lines_done := v_hdr.o_header_lines;
         END IF;
         IF v_text <> '' THEN
-            SELECT * INTO v_part FROM @extschema@._ingest_block(
-                p_session_id, v_text, v_lines_done, v_records,
-                v_hdr.o_columns, v_hdr.o_sample_ids);
+            EXECUTE format('SELECT * FROM %s($1, $2, $3, $4, $5, $6, $7)', v_engine)
+               INTO v_part
+              USING p_session_id, v_text, v_lines_done, v_records,
+                    v_hdr.o_columns, v_hdr.o_sample_ids, v_hdr.o_fields;
+            IF p_strict THEN
+                SELECT w.message INTO v_warning FROM pg_temp.vcf_ingest_warnings w
+                 ORDER BY w.line_no LIMIT 1;
+                IF FOUND THEN
+                    RAISE EXCEPTION 'session %: %', p_session_id, v_warning
+                        USING ERRCODE = 'VP041',
+                              HINT = 'Loaded without strict, this would be a warning.';
+                END IF;
+            END IF;
             v_lines_done := v_lines_done + length(v_text) - length(replace(v_text, E'\n', ''));
             v_records := v_records + v_part.o_records;
             v_variants := v_variants + v_part.o_variants;
             v_calls := v_calls + v_part.o_calls;
         END IF;
     END LOOP;
-    DROP TABLE pg_temp.vcf_ingest_lines;
+    v_warnings := v_session.warnings || @extschema@._ingest_warnings();
+    DROP TABLE pg_temp.vcf_ingest_lines, pg_temp.vcf_ingest_items, pg_temp.vcf_ingest_values,
+               pg_temp.vcf_ingest_warnings;
 
     IF NOT v_header_done OR v_lines_done <> v_session.line_count THEN
         RAISE EXCEPTION 'session %: % lines decrypted, % staged', p_session_id,
@@ -132,6 +156,9 @@ BEGIN
         RAISE EXCEPTION 'session %: the source path does not decrypt', p_session_id
             USING ERRCODE = 'VP025', HINT = 'The session row was modified; purge it and stage the file again.';
     END IF;
+    IF v_session.replaces IS NOT NULL THEN
+        PERFORM @extschema@._replace_session(v_session.replaces, p_session_id);
+    END IF;
     DELETE FROM @extschema@.staged_blocks b WHERE b.session_id = p_session_id;
     PERFORM @extschema@._destroy_key(v_session.staging_key_id);
     UPDATE @extschema@.sessions s
@@ -139,11 +166,14 @@ BEGIN
            source_enc = @extschema@._seal(v_phi_key, v_phi_key_id, v_plain,
                                           format('vcf.sessions.source:%s', p_session_id)),
            records = v_records, variants = v_variants, calls = v_calls,
-           samples = cardinality(v_hdr.o_sample_ids), finished_at = clock_timestamp()
+           samples = cardinality(v_hdr.o_sample_ids), warnings = v_warnings,
+           finished_at = clock_timestamp()
      WHERE s.session_id = p_session_id;
     PERFORM @extschema@._audit('ingest', p_session_id::text, true,
         jsonb_build_object('records', v_records, 'variants', v_variants, 'calls', v_calls,
-                           'samples', cardinality(v_hdr.o_sample_ids)));
+                           'samples', cardinality(v_hdr.o_sample_ids),
+                           'engine', v_engine::text, 'strict', p_strict,
+                           'warnings', jsonb_array_length(v_warnings)));
     RETURN QUERY SELECT p_session_id, v_records, v_variants, v_calls,
                         cardinality(v_hdr.o_sample_ids), 'ingested'::text;
 END

@@ -1,6 +1,7 @@
 CREATE FUNCTION @extschema@._ingest_header(
     p_session_id uuid, p_header text, p_phi_key_id uuid, p_phi_key bytea,
-    OUT o_columns integer, OUT o_sample_ids bigint[], OUT o_header_lines bigint)
+    OUT o_columns integer, OUT o_sample_ids bigint[], OUT o_header_lines bigint,
+    OUT o_fields jsonb)
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
@@ -15,7 +16,9 @@ BEGIN
     -- Checks the header of a session being ingested, stores it encrypted
     -- under the PHI key, and maps its sample columns to pseudonymous sample
     -- ids through the blind index (creating samples seen for the first
-    -- time, names encrypted with the sample id as associated data).
+    -- time, names encrypted with the sample id as associated data). Returns
+    -- the INFO and FORMAT definitions (ID, Number, Type; the first wins) as
+    -- {"INFO": {id: {"number": .., "type": ..}}, "FORMAT": {..}}.
     -- Raises VP030-VP033 for file-level faults; messages carry no PHI.
     IF p_header = '' OR v_lines[1] NOT LIKE '##fileformat=VCF%' THEN
         RAISE EXCEPTION 'session %: not a VCF file (line 1 is not ##fileformat=VCF...)', p_session_id
@@ -39,6 +42,24 @@ BEGIN
         RAISE EXCEPTION 'session %: sample columns % and % have the same name', p_session_id, v_dup.i, v_dup.j
             USING ERRCODE = 'VP033', HINT = 'Sample names must be unique within a file.';
     END IF;
+
+    SELECT jsonb_build_object(
+               'INFO', coalesce(jsonb_object_agg(d.id, d.def) FILTER (WHERE d.kind = 'INFO'), '{}'),
+               'FORMAT', coalesce(jsonb_object_agg(d.id, d.def) FILTER (WHERE d.kind = 'FORMAT'), '{}'))
+      INTO o_fields
+      FROM (SELECT DISTINCT ON (m.kind, m.id) m.kind, m.id,
+                   jsonb_build_object(
+                       'number', CASE WHEN m.number ~ '^([0-9]+|A|R|G|\.)$' THEN m.number ELSE '.' END,
+                       'type', CASE WHEN m.type IN ('Integer', 'Float', 'Flag', 'Character', 'String')
+                                    THEN m.type ELSE 'String' END) AS def
+              FROM (SELECT x[1] AS kind, l.ord,
+                           substring(x[2] FROM '(?:^|,)ID=([^,>]+)') AS id,
+                           substring(x[2] FROM '(?:^|,)Number=([^,>]+)') AS number,
+                           substring(x[2] FROM '(?:^|,)Type=([^,>]+)') AS type
+                      FROM unnest(v_lines) WITH ORDINALITY AS l(line, ord)
+                     CROSS JOIN LATERAL regexp_match(l.line, '^##(INFO|FORMAT)=<(.*)>\s*$') AS x) AS m
+             WHERE m.id IS NOT NULL
+             ORDER BY m.kind, m.id, m.ord) AS d;
 
     o_columns := cardinality(v_columns);
     -- every header line counts, blank ones too, so data line numbers are the file's

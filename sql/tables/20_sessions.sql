@@ -1,10 +1,13 @@
 -- One row per staged file. PHI (source path, header) only as ciphertext:
 -- the source path under the staging key while staged, under the PHI key after ingest.
+-- A session whose content (sha256) was already ingested is refused at
+-- stage_finish unless it is a reload; then `replaces` names the session whose
+-- rows its ingest replaces (that one becomes 'replaced').
 CREATE TABLE @extschema@.sessions (
     session_id     uuid        PRIMARY KEY,
     state          text        NOT NULL DEFAULT 'staging'
         CONSTRAINT sessions_state_known
-        CHECK (state IN ('staging', 'staged', 'ingested', 'failed', 'purged')),
+        CHECK (state IN ('staging', 'staged', 'ingested', 'failed', 'purged', 'replaced')),
     staging_key_id uuid        NOT NULL REFERENCES @extschema@.data_keys (key_id),
     source_enc     bytea       NOT NULL,
     header_enc     bytea,
@@ -13,6 +16,7 @@ CREATE TABLE @extschema@.sessions (
     block_count    integer     CONSTRAINT sessions_block_count_not_negative CHECK (block_count >= 0),
     line_count     bigint      CONSTRAINT sessions_line_count_not_negative CHECK (line_count >= 0),
     manifest       bytea,
+    replaces       uuid,
     records        bigint,
     variants       bigint,
     calls          bigint,
@@ -24,6 +28,8 @@ CREATE TABLE @extschema@.sessions (
     staged_at      timestamptz,
     finished_at    timestamptz
 );
+CREATE INDEX sessions_content_sha256 ON @extschema@.sessions (content_sha256)
+    WHERE state = 'ingested';
 COMMENT ON TABLE @extschema@.sessions IS 'One staged file each; source path and header only encrypted';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.sessions', '');
 

@@ -1,6 +1,7 @@
 -- Per-file site data, one row per ALT allele of each data line (alt_no counts
--- from 1); alts keeps the line's full ALT list so the original record stays
--- retrievable. Written only by vcf_ingest, which guarantees the references.
+-- from 1); info is typed from the header and sliced per allele (see
+-- docs/vcf-semantics.md); alts keeps the line's full ALT list. Written only
+-- by vcf_ingest, which guarantees the references.
 CREATE TABLE @extschema@.records (
     session_id uuid             NOT NULL,
     record_no  bigint           NOT NULL,
@@ -9,7 +10,7 @@ CREATE TABLE @extschema@.records (
     id         text,
     qual       double precision,
     filter     text[],
-    info       text,
+    info       jsonb,
     alts       text[]           NOT NULL,
     PRIMARY KEY (session_id, record_no, alt_no)
 );

@@ -195,13 +195,13 @@ SELECT results_eq(
                     v.chrom, v.pos, v.ref, v.alt, v.allele_key = vcf._allele_key(v.ref, v.alt)
                FROM vcf.records r JOIN vcf.variants v USING (variant_id)
               WHERE r.session_id = %L ORDER BY r.record_no, r.alt_no$$, :'s_main'),
-    $$VALUES (1::bigint, 1::smallint, 'rs1'::text, 50::float8, '{PASS}'::text[], 'DP=10'::text, '{G}'::text[],
+    $$VALUES (1::bigint, 1::smallint, 'rs1'::text, 50::float8, '{PASS}'::text[], '{"DP": "10"}'::jsonb, '{G}'::text[],
               'chr1'::text, 100, 'A'::text, 'G'::text, true),
              (2, 1::smallint, NULL, 30.5, '{q10,lowdp}', NULL, '{G,T}', 'chr1', 200, 'C', 'G', true),
              (2, 2::smallint, NULL, 30.5, '{q10,lowdp}', NULL, '{G,T}', 'chr1', 200, 'C', 'T', true),
-             (3, 1::smallint, NULL, NULL, NULL, 'DP=3', '{T}', 'chr1', 300, 'G', 'T', true),
-             (4, 1::smallint, NULL, 99, '{PASS}', 'DP=1', '{A}', 'chr1', 400, 'T', 'A', true)$$,
-    'records: one row per ALT with its variant; ID, QUAL, FILTER, INFO and "." as NULL');
+             (3, 1::smallint, NULL, NULL, NULL, '{"DP": "3"}', '{T}', 'chr1', 300, 'G', 'T', true),
+             (4, 1::smallint, NULL, 99, '{PASS}', '{"DP": "1"}', '{A}', 'chr1', 400, 'T', 'A', true)$$,
+    'records: one row per ALT with its variant; ID, QUAL, FILTER and "." as NULL; INFO typed (DP is not in the header: String)');
 
 CREATE TEMPORARY TABLE main_calls ON COMMIT DROP AS
 SELECT c.record_no, c.alt_no, ss.sample_index, c.gt, c.phased
@@ -270,7 +270,7 @@ SELECT is((SELECT count(*)::integer FROM vcf.samples s
           'sample names are not stored in clear');
 SELECT results_eq(
     format($$SELECT succeeded, details->>'records', details->>'variants', details->>'calls', details->>'samples'
-               FROM vcf.audit_log WHERE action = 'ingest' AND target = %L$$, :'s_main'),
+               FROM vcf.audit_log WHERE action = 'ingest' AND target = %L AND succeeded$$, :'s_main'),
     $$VALUES (true, '4'::text, '5'::text, '10'::text, '2'::text)$$,
     'the ingest is audited with its counts');
 SELECT is((SELECT count(*)::integer FROM vcf.audit_log a, fx

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from ..errors import VcfPgError
-from ..ingest import ingest_session
-from ..sessions import purge_session
+from ..errors import AlreadyLoaded, VcfPgError
+from ..ingest import IngestResult, ingest_session
+from ..sessions import purge_session, session_warnings
 from ..staging import stage_file
 from .common import AppContext, byte_progress, emit_json, emit_table, format_option, pass_app
 
+F = TypeVar("F", bound=Callable[..., Any])
 _FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
 _TABLE_COLUMNS = [
     "file",
@@ -28,17 +30,46 @@ _TABLE_COLUMNS = [
 ]
 
 
+def engine_options(func: F) -> F:
+    """--engine and --strict, shared by ingest and load."""
+    func = click.option(
+        "--strict",
+        is_flag=True,
+        help="Reject the whole file at its first record-level deviation instead of "
+        "loading it with warnings.",
+    )(func)
+    return click.option(
+        "--engine",
+        type=click.Choice(["auto", "plpython", "plpgsql"]),
+        default="auto",
+        show_default=True,
+        help="Block parser in the database: plpython (needs vcf_pg_loader_plpython), "
+        "plpgsql (portable, e.g. AWS RDS), or auto (plpython when installed).",
+    )(func)
+
+
+def reload_option(func: F) -> F:
+    return click.option(
+        "--reload",
+        is_flag=True,
+        help="Content already loaded (same sha256) replaces the earlier session's "
+        "records and calls, in one transaction, instead of being skipped.",
+    )(func)
+
+
 def _report(results: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
         emit_json(results)
     else:
-        rows = [{**r, "warnings": len(r.get("warnings") or [])} for r in results]
+        rows = [
+            {**r, "warnings": sum(int(w.get("count", 1)) for w in r.get("warnings") or [])}
+            for r in results
+        ]
         emit_table(rows, _TABLE_COLUMNS)
 
 
-def _failure(file: str, session_id: uuid.UUID | None, error: VcfPgError) -> dict[str, Any]:
-    click.echo(f"vcfctl: error: {error.message}", err=True)
-    return {
+def _entry(file: str | None, session_id: Any, state: str, **counts: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
         "session_id": str(session_id) if session_id else None,
         "file": file,
         "records": None,
@@ -46,10 +77,35 @@ def _failure(file: str, session_id: uuid.UUID | None, error: VcfPgError) -> dict
         "calls": None,
         "samples": None,
         "warnings": [],
-        "state": "failed" if session_id else "rejected",
-        "error": error.message,
-        "exit_code": error.exit_code,
+        "state": state,
     }
+    entry.update(counts)
+    return entry
+
+
+def _done(file: str | None, done: IngestResult, warnings: list[dict[str, Any]]) -> dict[str, Any]:
+    return _entry(
+        file,
+        done.session_id,
+        done.state,
+        records=done.records,
+        variants=done.variants,
+        calls=done.calls,
+        samples=done.samples,
+        warnings=warnings,
+    )
+
+
+def _already(file: str, error: AlreadyLoaded) -> dict[str, Any]:
+    click.echo(f"vcfctl: {error.message} (nothing written; --reload replaces it)", err=True)
+    return _entry(file, error.session_id, "already_loaded")
+
+
+def _failure(file: str, session_id: uuid.UUID | None, error: VcfPgError) -> dict[str, Any]:
+    click.echo(f"vcfctl: error: {error.message}", err=True)
+    entry = _entry(file, session_id, "failed" if session_id else "rejected")
+    entry.update(error=error.message, exit_code=error.exit_code)
+    return entry
 
 
 def _finish(results: list[dict[str, Any]], fmt: str) -> None:
@@ -61,9 +117,10 @@ def _finish(results: list[dict[str, Any]], fmt: str) -> None:
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=_FILE)
+@reload_option
 @format_option
 @pass_app
-def stage(app: AppContext, files: tuple[Path, ...], fmt: str) -> None:
+def stage(app: AppContext, files: tuple[Path, ...], reload: bool, fmt: str) -> None:
     """Stage VCF files (.vcf, .vcf.gz, bgzip): encrypted raw lines into vcf.staged_blocks.
 
     Prints each session id; ingest it with 'vcfctl ingest SESSION_ID'.
@@ -75,22 +132,25 @@ def stage(app: AppContext, files: tuple[Path, ...], fmt: str) -> None:
     for path in files:
         try:
             with byte_progress(f"staging {path.name}") as progress:
-                staged = stage_file(conn, provider, path, progress)
+                staged = stage_file(conn, provider, path, progress, reload=reload)
+        except AlreadyLoaded as exc:
+            results.append(_already(str(path), exc))
+            continue
         except VcfPgError as exc:
             results.append(_failure(str(path), None, exc))
             continue
         results.append(
-            {
-                "session_id": str(staged.session_id),
-                "file": str(path),
-                "records": staged.records,
-                "blocks": staged.blocks,
-                "samples": staged.samples,
-                "warnings": staged.warnings,
-                "state": "staged",
-            }
+            _entry(
+                str(path),
+                staged.session_id,
+                "staged",
+                records=staged.records,
+                samples=staged.samples,
+                blocks=staged.blocks,
+                warnings=staged.warnings,
+            )
         )
-    if fmt == "table" and all(not r.get("exit_code") for r in results):
+    if fmt == "table" and all(r["state"] == "staged" for r in results):
         for r in results:
             click.echo(r["session_id"])
         return
@@ -99,44 +159,47 @@ def stage(app: AppContext, files: tuple[Path, ...], fmt: str) -> None:
 
 @click.command()
 @click.argument("session_ids", nargs=-1, required=True, type=click.UUID)
+@engine_options
 @format_option
 @pass_app
-def ingest(app: AppContext, session_ids: tuple[uuid.UUID, ...], fmt: str) -> None:
+def ingest(
+    app: AppContext, session_ids: tuple[uuid.UUID, ...], engine: str, strict: bool, fmt: str
+) -> None:
     """Ingest staged sessions: SELECT vcf_ingest(...) with the keys unlocked."""
     conn = app.connect()
     provider = app.provider()
     results: list[dict[str, Any]] = []
     for session_id in session_ids:
         try:
-            done = ingest_session(conn, provider, session_id)
+            done = ingest_session(conn, provider, session_id, engine=engine, strict=strict)
         except VcfPgError as exc:
             results.append(_failure(str(session_id), session_id, exc))
             continue
-        results.append(
-            {
-                "session_id": str(done.session_id),
-                "file": None,
-                "records": done.records,
-                "variants": done.variants,
-                "calls": done.calls,
-                "samples": done.samples,
-                "warnings": [],
-                "state": done.state,
-            }
-        )
+        results.append(_done(None, done, session_warnings(conn, session_id)))
     _finish(results, fmt)
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=_FILE)
+@engine_options
+@reload_option
 @format_option
 @pass_app
-def load(app: AppContext, files: tuple[Path, ...], fmt: str) -> None:
+def load(
+    app: AppContext,
+    files: tuple[Path, ...],
+    engine: str,
+    strict: bool,
+    reload: bool,
+    fmt: str,
+) -> None:
     """Load VCF files: stage, then ingest inside the database, one file at a time.
 
     Each file is all or nothing. With --format json, prints a list with, per
     file: session_id, file, records (data lines), variants (per-ALT rows),
-    calls, samples, warnings, state. Exit status is non-zero if any file failed.
+    calls, samples, warnings, state. Content already loaded is reported as
+    already_loaded and not written again (unless --reload). Exit status is
+    non-zero if any file failed.
     """
     conn = app.connect()
     provider = app.provider()
@@ -145,9 +208,14 @@ def load(app: AppContext, files: tuple[Path, ...], fmt: str) -> None:
         session_id: uuid.UUID | None = None
         try:
             with byte_progress(f"staging {path.name}") as progress:
-                staged = stage_file(conn, provider, path, progress)
+                staged = stage_file(conn, provider, path, progress, reload=reload)
             session_id = staged.session_id
-            done = ingest_session(conn, provider, session_id, label=str(path))
+            done = ingest_session(
+                conn, provider, session_id, label=str(path), engine=engine, strict=strict
+            )
+        except AlreadyLoaded as exc:
+            results.append(_already(str(path), exc))
+            continue
         except VcfPgError as exc:
             if session_id is not None:
                 # the load error matters more; 'vcfctl sessions purge' can retry
@@ -155,16 +223,5 @@ def load(app: AppContext, files: tuple[Path, ...], fmt: str) -> None:
                     purge_session(conn, session_id)
             results.append(_failure(str(path), session_id, exc))
             continue
-        results.append(
-            {
-                "session_id": str(done.session_id),
-                "file": str(path),
-                "records": done.records,
-                "variants": done.variants,
-                "calls": done.calls,
-                "samples": done.samples,
-                "warnings": staged.warnings,
-                "state": done.state,
-            }
-        )
+        results.append(_done(str(path), done, session_warnings(conn, done.session_id)))
     _finish(results, fmt)

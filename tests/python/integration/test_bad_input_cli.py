@@ -72,7 +72,7 @@ def test_good_files_still_load_next_to_a_bad_one(
 ) -> None:
     bad, _ = _wrong_columns(tmp_path)
     good = write_vcf(tmp_path / "good.vcf", ["S1"], synthetic_records(5, 1))
-    result = vcfctl("load", "--format", "json", str(bad), str(good))
+    result = vcfctl("load", "--reload", "--format", "json", str(bad), str(good))
     assert result.returncode == EXIT_BAD_INPUT
     entries = json.loads(result.stdout)
     assert [e["state"] for e in entries] == ["rejected", "ingested"]
@@ -80,7 +80,7 @@ def test_good_files_still_load_next_to_a_bad_one(
 
 
 def test_missing_file_is_a_usage_error(vcfctl: Any, tmp_path: Path) -> None:
-    result = vcfctl("load", str(tmp_path / "nope.vcf"))
+    result = vcfctl("load", "--reload", str(tmp_path / "nope.vcf"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr
 
@@ -90,7 +90,7 @@ def test_hostile_sample_names_are_data(
 ) -> None:
     names = ["x'); DROP TABLE vcf.samples; --", "$$;RAISE$$", "名前-患者", "a\\b%s%n"]
     path = write_vcf(tmp_path / "hostile.vcf", names, synthetic_records(3, 4))
-    result = vcfctl("load", "--format", "json", str(path))
+    result = vcfctl("load", "--reload", "--format", "json", str(path))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["samples"] == 4
     assert conn.execute("SELECT count(*) > 0 FROM vcf.samples").fetchone() == (True,)
@@ -105,7 +105,7 @@ def test_database_side_fault_names_the_file_line(
     records.insert(3, "")
     records[5] = records[5].replace("\t50\t", "\t1e999\t")
     path = write_vcf(tmp_path / "qual.vcf", ["S1"], records)
-    result = vcfctl("load", str(path))
+    result = vcfctl("load", "--reload", str(path))
     assert result.returncode == EXIT_BAD_INPUT, result.stderr
     assert "line 10: QUAL is not a number" in result.stderr
     assert "1e999" not in result.stderr

@@ -45,7 +45,7 @@ def test_corpus_is_present() -> None:
 
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
 def test_corpus_file_loads(path: Path, vcfctl: Any) -> None:
-    result = vcfctl("load", "--format", "json", str(path))
+    result = vcfctl("load", "--reload", "--format", "json", str(path))
     assert result.returncode == 0, result.stderr
     [entry] = json.loads(result.stdout)
     assert entry["state"] == "ingested"

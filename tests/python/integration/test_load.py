@@ -17,7 +17,7 @@ EXAMPLE = DATA / "example.vcf"
 
 
 def test_load_example_json(vcfctl: Any, conn: psycopg.Connection[Any]) -> None:
-    result = vcfctl("load", "--format", "json", str(EXAMPLE))
+    result = vcfctl("load", "--reload", "--format", "json", str(EXAMPLE))
     assert result.returncode == 0, result.stderr
     [entry] = json.loads(result.stdout)
     assert set(entry) >= {
@@ -50,7 +50,7 @@ def test_load_example_json(vcfctl: Any, conn: psycopg.Connection[Any]) -> None:
 
 
 def test_genotypes_split_like_bcftools(vcfctl: Any, conn: psycopg.Connection[Any]) -> None:
-    result = vcfctl("load", "--format", "json", str(EXAMPLE))
+    result = vcfctl("load", "--reload", "--format", "json", str(EXAMPLE))
     sid = json.loads(result.stdout)[0]["session_id"]
     rows = conn.execute(
         "SELECT v.pos, v.alt, ss.sample_index, c.gt, c.phased"
@@ -84,7 +84,7 @@ def test_same_sample_name_same_sample_across_files(
         synthetic_records(3, 2),
         compress=True,
     )
-    out = json.loads(vcfctl("load", "--format", "json", str(a), str(b)).stdout)
+    out = json.loads(vcfctl("load", "--reload", "--format", "json", str(a), str(b)).stdout)
     ids = []
     for entry in out:
         ids.append(
@@ -108,7 +108,7 @@ def test_same_sample_name_same_sample_across_files(
 def test_header_and_source_path_decrypt_with_phi_key(
     vcfctl: Any, conn: psycopg.Connection[Any], home: Path
 ) -> None:
-    sid = json.loads(vcfctl("load", "--format", "json", str(EXAMPLE)).stdout)[0]["session_id"]
+    sid = json.loads(vcfctl("load", "--reload", "--format", "json", str(EXAMPLE)).stdout)[0]["session_id"]
     row = conn.execute(
         "SELECT header_enc, source_enc FROM vcf.sessions WHERE session_id = %s", (sid,)
     ).fetchone()
@@ -124,7 +124,7 @@ def test_header_and_source_path_decrypt_with_phi_key(
 
 
 def test_stage_then_ingest_separately(vcfctl: Any, conn: psycopg.Connection[Any]) -> None:
-    staged = vcfctl("stage", str(EXAMPLE))
+    staged = vcfctl("stage", "--reload", str(EXAMPLE))
     assert staged.returncode == 0, staged.stderr
     sid = staged.stdout.strip()
     uuid.UUID(sid)
@@ -151,7 +151,7 @@ def test_ingest_from_sql_with_unlock(conn: psycopg.Connection[Any], home: Path) 
     from vcf_pg_loader.staging import stage_file
 
     provider = LocalMasterKey(home / "master.key")
-    staged = stage_file(conn, provider, EXAMPLE)
+    staged = stage_file(conn, provider, EXAMPLE, reload=True)
     skid = conn.execute(
         "SELECT staging_key_id FROM vcf.sessions WHERE session_id = %s", (staged.session_id,)
     ).fetchone()
@@ -183,14 +183,14 @@ def test_sites_only_and_many_blocks(
     provider = LocalMasterKey(home / "master.key")
     header = "\n".join(f'##INFO=<ID=K{i},Number=1,Type=String,Description="x">' for i in range(200))
     path = write_vcf(tmp_path / "sites.vcf", [], synthetic_records(3000, 0), header_extra=header)
-    staged = stage_file(conn, provider, path, block_bytes=2048)
+    staged = stage_file(conn, provider, path, block_bytes=2048, reload=True)
     assert staged.blocks > 20
     done = ingest_session(conn, provider, staged.session_id)
     assert (done.records, done.variants, done.calls, done.samples) == (3000, 3000, 0, 0)
 
 
 def test_load_table_output_and_help(vcfctl: Any) -> None:
-    result = vcfctl("load", str(EXAMPLE))
+    result = vcfctl("load", "--reload", str(EXAMPLE))
     assert result.returncode == 0
     assert "ingested" in result.stdout
     for args in (["--help"], ["load", "--help"], ["db", "--help"], ["sessions", "purge", "--help"]):

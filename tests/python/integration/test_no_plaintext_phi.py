@@ -73,7 +73,7 @@ def loaded(conn: psycopg.Connection[Any], home: Path, tmp_path: Path) -> dict[st
     conn.execute("SELECT pg_reload_conf()")
     try:
         provider = LocalMasterKey(home / "master.key")
-        staged = stage_file(conn, provider, path)
+        staged = stage_file(conn, provider, path, reload=True)
         row = conn.execute(
             "SELECT staging_key_id FROM vcf.sessions WHERE session_id = %s", (staged.session_id,)
         ).fetchone()

@@ -28,7 +28,7 @@ def own_db(conninfo: str) -> str:
 
 def test_keys_init_then_load(own_db: str, vcfctl: Any, tmp_path: Path) -> None:
     env = {"VCF_PG_LOADER_HOME": str(tmp_path / "home2")}
-    before = vcfctl("--db", own_db, "load", str(DATA / "example.vcf"), env=env)
+    before = vcfctl("--db", own_db, "load", "--reload", str(DATA / "example.vcf"), env=env)
     assert before.returncode == 5
     assert "master key file" in before.stderr and "keys init" in before.stderr
 
@@ -40,7 +40,7 @@ def test_keys_init_then_load(own_db: str, vcfctl: Any, tmp_path: Path) -> None:
     assert "already active" in again.stdout
 
     env["VCF_PG_LOADER_DB_URL"] = own_db
-    loaded = vcfctl("load", "--format", "json", str(DATA / "example.vcf"), env=env)
+    loaded = vcfctl("load", "--reload", "--format", "json", str(DATA / "example.vcf"), env=env)
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout)[0]["variants"] == 9
     keys = json.loads(vcfctl("keys", "list", "--format", "json", env=env).stdout)
@@ -80,7 +80,7 @@ def test_master_key_file_setting_is_honoured(vcfctl: Any, tmp_path: Path) -> Non
     home, key = tmp_path / "h3", tmp_path / "keys" / "kek.bin"
     env = {"VCF_PG_LOADER_HOME": str(home), "VCF_PG_LOADER_MASTER_KEY_FILE": str(key)}
     try:
-        result = vcfctl("load", "--format", "json", str(DATA / "example.vcf"), env=env)
+        result = vcfctl("load", "--reload", "--format", "json", str(DATA / "example.vcf"), env=env)
         assert result.returncode == 0, result.stderr
         assert key.stat().st_mode & 0o777 == 0o600
         assert not (home / "master.key").exists()
@@ -97,8 +97,8 @@ def test_wrapped_key_moved_with_its_context_is_refused(
     from vcf_pg_loader.staging import stage_file
 
     provider = LocalMasterKey(home / "master.key")
-    a = stage_file(conn, provider, DATA / "example.vcf")
-    b = stage_file(conn, provider, DATA / "example.vcf")
+    a = stage_file(conn, provider, DATA / "example.vcf", reload=True)
+    b = stage_file(conn, provider, DATA / "example.vcf", reload=True)
     ka, kb = (
         conn.execute(
             "SELECT staging_key_id FROM vcf.sessions WHERE session_id = %s", (s.session_id,)

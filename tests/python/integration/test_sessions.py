@@ -18,7 +18,7 @@ from helpers import synthetic_records, write_vcf
 
 
 def test_list_and_show(vcfctl: Any) -> None:
-    sid = json.loads(vcfctl("load", "--format", "json", str(DATA / "example.vcf")).stdout)[0][
+    sid = json.loads(vcfctl("load", "--reload", "--format", "json", str(DATA / "example.vcf")).stdout)[0][
         "session_id"
     ]
     listed = json.loads(vcfctl("sessions", "list", "--format", "json").stdout)
@@ -35,7 +35,7 @@ def test_show_unknown_session(vcfctl: Any) -> None:
 
 
 def test_purge_shreds_a_staged_session(vcfctl: Any, conn: psycopg.Connection[Any]) -> None:
-    sid = vcfctl("stage", str(DATA / "example.vcf")).stdout.strip()
+    sid = vcfctl("stage", "--reload", str(DATA / "example.vcf")).stdout.strip()
     result = vcfctl("sessions", "purge", sid)
     assert result.returncode == 0 and f"{sid} purged" in result.stdout
     assert conn.execute(
@@ -51,7 +51,7 @@ def test_purge_shreds_a_staged_session(vcfctl: Any, conn: psycopg.Connection[Any
 
 
 def test_purge_refuses_ingested(vcfctl: Any) -> None:
-    sid = json.loads(vcfctl("load", "--format", "json", str(DATA / "example.vcf")).stdout)[0][
+    sid = json.loads(vcfctl("load", "--reload", "--format", "json", str(DATA / "example.vcf")).stdout)[0][
         "session_id"
     ]
     result = vcfctl("sessions", "purge", sid)
@@ -59,7 +59,7 @@ def test_purge_refuses_ingested(vcfctl: Any) -> None:
 
 
 def test_purge_incomplete(vcfctl: Any, conn: psycopg.Connection[Any]) -> None:
-    sids = [vcfctl("stage", str(DATA / "example.vcf")).stdout.strip() for _ in range(2)]
+    sids = [vcfctl("stage", "--reload", str(DATA / "example.vcf")).stdout.strip() for _ in range(2)]
     result = vcfctl("sessions", "purge", "--incomplete")
     assert result.returncode == 0
     for sid in sids:

@@ -27,7 +27,7 @@ def staged(
 ) -> Callable[[], StageResult]:
     def make() -> StageResult:
         path = write_vcf(tmp_path / "t.vcf", ["TAMPER-S1", "TAMPER-S2"], synthetic_records(400, 2))
-        result = stage_file(conn, provider, path, block_bytes=4096)
+        result = stage_file(conn, provider, path, block_bytes=4096, reload=True)
         assert result.blocks >= 4
         return result
 

@@ -65,8 +65,15 @@ def test_crlf_and_blank_lines_become_warnings(tmp_path: Path) -> None:
     src, payload, _ = read_all(path)
     assert b"\r" not in payload
     assert payload.count(b"\n") == text.count("\n")
-    assert any("CRLF" in w for w in src.warnings)
-    assert any("blank" in w for w in src.warnings)
+    codes = {w["code"]: w for w in src.warnings}
+    assert codes["crlf"]["count"] == 9 and codes["crlf"]["examples"][0] == (
+        "line 1: ends in CRLF; staged with LF"
+    )
+    assert codes["blank_lines"]["count"] == 2
+    assert codes["blank_lines"]["examples"] == [
+        "line 8: blank line ignored",
+        "line 9: blank line ignored",
+    ]
 
 
 def expect_reject(path: Path, match: str) -> BadInputError:
