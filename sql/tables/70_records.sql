@@ -14,5 +14,7 @@ CREATE TABLE @extschema@.records (
     alts       text[]           NOT NULL,
     PRIMARY KEY (session_id, record_no, alt_no)
 );
+-- "all carriers of a variant", "variants in a region with an INFO filter"
+CREATE INDEX records_variant_id ON @extschema@.records (variant_id);
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.records', '');
 

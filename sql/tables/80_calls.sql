@@ -17,5 +17,7 @@ CREATE TABLE @extschema@.calls (
     fmt        jsonb,
     PRIMARY KEY (session_id, record_no, alt_no, sample_id)
 );
+-- "one sample's genotypes in a region"
+CREATE INDEX calls_sample_id ON @extschema@.calls (sample_id);
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.calls', '');
 
