@@ -8,7 +8,6 @@ tolerance, since htslib keeps Float as 32-bit.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import subprocess
@@ -25,19 +24,26 @@ ENGINES = ["plpgsql"]
 
 
 def _normalisable(path: Path) -> bool:
-    return subprocess.run(["bcftools", "norm", "-m-any", "-Ov", "-o", "/dev/null", str(path)],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["bcftools", "norm", "-m-any", "-Ov", "-o", "/dev/null", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 PARITY_FILES = [p for p in CORPUS_FILES if _normalisable(p)]
 
 
 def _header_fields(path: Path) -> dict[str, list[tuple[str, str, str]]]:
-    header = subprocess.run(["bcftools", "view", "-h", str(path)], capture_output=True,
-                            text=True, check=True).stdout
+    header = subprocess.run(
+        ["bcftools", "view", "-h", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     out: dict[str, list[tuple[str, str, str]]] = {"INFO": [], "FORMAT": []}
     seen: set[tuple[str, str]] = set()
-    for m in re.finditer(r"^##(INFO|FORMAT)=<ID=([^,>]+),Number=([^,>]+),Type=([^,>]+)", header, re.M):
+    for m in re.finditer(
+        r"^##(INFO|FORMAT)=<ID=([^,>]+),Number=([^,>]+),Type=([^,>]+)", header, re.M
+    ):
         kind, key = m.group(1), m.group(2)
         if (kind, key) not in seen:
             seen.add((kind, key))
@@ -48,10 +54,14 @@ def _header_fields(path: Path) -> dict[str, list[tuple[str, str, str]]]:
 def _bcftools_rows(path: Path, fields: dict[str, list[tuple[str, str, str]]]) -> list[list[str]]:
     info = "".join(f"\t%INFO/{k}" for k, _, _ in fields["INFO"])
     fmt = "".join(f"\t%{k}" for k, _, _ in fields["FORMAT"])
-    norm = subprocess.run(["bcftools", "norm", "-m-any", str(path)], capture_output=True, check=True)
+    norm = subprocess.run(
+        ["bcftools", "norm", "-m-any", str(path)], capture_output=True, check=True
+    )
     query = subprocess.run(
         ["bcftools", "query", "-f", f"%CHROM\t%POS\t%REF\t%ALT{info}[{fmt}]\n", "-"],
-        input=norm.stdout, capture_output=True, check=True,
+        input=norm.stdout,
+        capture_output=True,
+        check=True,
     )
     return [line.split("\t") for line in query.stdout.decode().splitlines()]
 
@@ -82,7 +92,9 @@ def _same(ours: str, theirs: str, type_: str) -> bool:
             fx, fy = float(x), float(y)
         except ValueError:
             return False
-        if not (math.isclose(fx, fy, rel_tol=2e-6, abs_tol=1e-30) or (math.isnan(fx) and math.isnan(fy))):
+        if not (
+            math.isclose(fx, fy, rel_tol=2e-6, abs_tol=1e-30) or (math.isnan(fx) and math.isnan(fy))
+        ):
             return False
     return True
 
@@ -114,9 +126,7 @@ def _unsliced(line: str, name: str, fields: dict[str, list[tuple[str, str, str]]
     if name.startswith("INFO/"):
         key = name[5:]
         number = {f: n for f, n, _ in fields["INFO"]}[key]
-        raw = dict(
-            (item.split("=", 1) + [""])[:2] for item in cols[7].split(";") if "=" in item
-        ).get(key)
+        raw = dict(item.split("=", 1) for item in cols[7].split(";") if "=" in item).get(key)
         if raw is None or raw == "." or number not in ("A", "R", "G"):
             return None
         expected = _expected_count(number, k, 2, len(raw.split(",")))
@@ -139,20 +149,26 @@ def _unsliced(line: str, name: str, fields: dict[str, list[tuple[str, str, str]]
     return urllib.parse.unquote(raw)
 
 
-def _our_rows(conn: psycopg.Connection[Any], sid: str, fields: dict[str, list[tuple[str, str, str]]]
-              ) -> list[list[str]]:
+def _our_rows(
+    conn: psycopg.Connection[Any], sid: str, fields: dict[str, list[tuple[str, str, str]]]
+) -> list[list[str]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             "SELECT r.record_no, r.alt_no, v.chrom, v.pos, v.ref, v.alt, r.info, rl.line"
             " FROM vcf.records r JOIN vcf.variants v USING (variant_id)"
             " JOIN vcf.record_lines rl USING (session_id, record_no) WHERE r.session_id = %s"
-            " ORDER BY r.record_no, r.alt_no", (sid,))
+            " ORDER BY r.record_no, r.alt_no",
+            (sid,),
+        )
         records = cur.fetchall()
         cur.execute(
-            "SELECT c.record_no, c.alt_no, ss.sample_index, c.gt, c.phased, c.gq, c.dp, c.ad, c.pl, c.fmt"
+            "SELECT c.record_no, c.alt_no, ss.sample_index, c.gt, c.phased,"
+            " c.gq, c.dp, c.ad, c.pl, c.fmt"
             " FROM vcf.calls c JOIN vcf.session_samples ss"
             " ON ss.session_id = c.session_id AND ss.sample_id = c.sample_id"
-            " WHERE c.session_id = %s ORDER BY c.record_no, c.alt_no, ss.sample_index", (sid,))
+            " WHERE c.session_id = %s ORDER BY c.record_no, c.alt_no, ss.sample_index",
+            (sid,),
+        )
         calls: dict[tuple[int, int], list[dict[str, Any]]] = {}
         for c in cur.fetchall():
             calls.setdefault((c["record_no"], c["alt_no"]), []).append(c)
@@ -177,8 +193,9 @@ def _our_rows(conn: psycopg.Connection[Any], sid: str, fields: dict[str, list[tu
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("path", PARITY_FILES, ids=lambda p: p.name)
-def test_rows_equal_bcftools(path: Path, engine: str, conn: psycopg.Connection[Any],
-                             home: Path) -> None:
+def test_rows_equal_bcftools(
+    path: Path, engine: str, conn: psycopg.Connection[Any], home: Path
+) -> None:
     from vcf_pg_loader.ingest import ingest_session
     from vcf_pg_loader.keys.local import LocalMasterKey
     from vcf_pg_loader.staging import stage_file
@@ -214,8 +231,9 @@ def test_rows_equal_bcftools(path: Path, engine: str, conn: psycopg.Connection[A
             else:
                 unsliced.append(name)
     assert mismatches[:20] == []
-    warnings = conn.execute("SELECT warnings FROM vcf.sessions WHERE session_id = %s",
-                            (staged.session_id,)).fetchone()
+    warnings = conn.execute(
+        "SELECT warnings FROM vcf.sessions WHERE session_id = %s", (staged.session_id,)
+    ).fetchone()
     assert warnings is not None
     codes = {w["code"] for w in warnings[0]}
     assert ("count_mismatch" in codes) == bool(unsliced), (codes, unsliced[:3])
