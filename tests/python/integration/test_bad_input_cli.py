@@ -46,9 +46,33 @@ def _bad_pos(tmp: Path) -> tuple[Path, str]:
     return write_vcf(tmp / "pos.vcf", [], records), "line 7: POS is not a number"
 
 
+def _unreadable_header(tmp: Path) -> tuple[Path, str]:
+    path = tmp / "hdr.vcf"
+    path.write_text(
+        "##fileformat=VCFv4.2\n#this is not a header line\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t1\t.\tA\tC\t.\t.\t.\n"
+    )
+    return path, "not a readable VCF"
+
+
+def _duplicate_samples(tmp: Path) -> tuple[Path, str]:
+    path = write_vcf(
+        tmp / "dup.vcf", ["MRN-77-DUP", "OTHER", "MRN-77-DUP"], synthetic_records(3, 3)
+    )
+    return path, "not a readable VCF|sample columns 10 and 12 have the same name"
+
+
 @pytest.mark.parametrize(
     "make",
-    [_not_vcf, _truncated_gz, _wrong_columns, _no_chrom, _bad_pos],
+    [
+        _not_vcf,
+        _truncated_gz,
+        _wrong_columns,
+        _no_chrom,
+        _bad_pos,
+        _unreadable_header,
+        _duplicate_samples,
+    ],
     ids=lambda f: f.__name__.strip("_"),
 )
 @pytest.mark.parametrize("command", ["load", "stage"])
@@ -64,6 +88,7 @@ def test_file_fault_rejected_whole(
     assert str(path) in lines[0]
     assert __import__("re").search(message, lines[0]), lines[0]
     assert "Traceback" not in result.stderr
+    assert "MRN-77" not in result.stderr  # never echo a sample name
     assert table_counts(conn) == before
 
 
