@@ -3,6 +3,9 @@ CREATE FUNCTION @extschema@._ingest(
 RETURNS TABLE (session_id uuid, records bigint, variants bigint, calls bigint,
                samples integer, state text)
 LANGUAGE plpgsql VOLATILE
+-- The block statements are planned on small unanalysed temp tables, whose
+-- row estimates make JIT compile every block for nothing.
+SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE

@@ -27,6 +27,7 @@ BEGIN
               FROM string_to_table(rtrim(p_data, E'\n'), E'\n') WITH ORDINALITY AS x(line, n)
              WHERE x.line <> '') AS t;
     GET DIAGNOSTICS o_records = ROW_COUNT;
+    ANALYZE pg_temp.vcf_ingest_lines;  -- so variants are looked up by index, not hashed whole
 
     SELECT l.line_no, cardinality(l.f) AS ncols,
            CASE WHEN cardinality(l.f) <> p_columns THEN 'wrong number of columns'
@@ -106,6 +107,7 @@ BEGIN
                         WHEN cardinality(string_to_array(b.raw, ',')) = b.k + 1 THEN b.k + 1
                         ELSE (b.k + 1) * (b.k + 2) / 2 END AS expected) AS c;
 
+    ANALYZE pg_temp.vcf_ingest_items;
     INSERT INTO pg_temp.vcf_ingest_warnings (code, line_no, field, message)
     SELECT w.code, w.line_no, w.field, w.message
       FROM (SELECT 'count_mismatch' AS code, it.line_no, it.sample, it.ord, @extschema@._field_name(it.sample, it.key) AS field,
@@ -190,6 +192,7 @@ BEGIN
             AND e.eo IN (1, a.n * (a.n + 1) / 2 + 1, a.n * (a.n + 1) / 2 + a.n + 1))
      GROUP BY e.record_no, a.n, e.sample, e.ord, e.key, e.type, e.number, e.raw, e.all_int;
 
+    ANALYZE pg_temp.vcf_ingest_values;
     INSERT INTO @extschema@.records
            (session_id, record_no, alt_no, variant_id, id, qual, filter, info, alts)
     SELECT p_session_id, l.record_no, a.n, v.variant_id,
