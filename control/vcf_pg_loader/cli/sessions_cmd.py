@@ -36,12 +36,19 @@ def list_(app: AppContext, limit: int, fmt: str) -> None:
 @format_option
 @pass_app
 def show(app: AppContext, session_id: uuid.UUID, fmt: str) -> None:
-    """Show one session: state, counts, warnings, error."""
+    """Show one session: state, counts, error, and its warnings with first examples."""
     info = show_session(app.connect(), session_id)
     if fmt == "json":
         emit_json(info)
-    else:
-        emit_table([{"field": k, "value": v} for k, v in info.items()], ["field", "value"])
+        return
+    warnings = info.pop("warnings") or []
+    emit_table([{"field": k, "value": v} for k, v in info.items()], ["field", "value"])
+    if not warnings:
+        click.echo("no warnings")
+    for warning in warnings:
+        click.echo(f"warning {warning.get('code')}: {warning.get('count')} occurrence(s)")
+        for example in warning.get("examples") or []:
+            click.echo(f"  {example}")
 
 
 @sessions_group.command()
