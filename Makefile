@@ -34,9 +34,10 @@ test: setup ## Run every test: unit, integration (throwaway cluster), pgTAP via 
 	$(BIN)/pytest
 
 lint: setup ## ruff and mypy --strict
-	$(BIN)/ruff check control tests
-	$(BIN)/ruff format --check control tests
+	$(BIN)/ruff check control tests benchmarks
+	$(BIN)/ruff format --check control tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/mypy --strict benchmarks
 
 bench: setup ## Throughput of stage and ingest against a raw COPY, in one run
 	$(BIN)/python -m benchmarks.run

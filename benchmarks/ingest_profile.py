@@ -31,7 +31,7 @@ from vcf_pg_loader.ingest import ingest_session
 from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.staging import stage_file
 
-from .run import apply_settings, log, parse_setting, timed
+from .run import add_ingest_options, apply_settings, log, timed
 from .synth import write_files
 
 _DURATION = re.compile(r"duration: ([0-9.]+) ms")
@@ -137,10 +137,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m benchmarks.ingest_profile",
         description="Per-statement time of one ingest, from auto_explain.",
     )
-    parser.add_argument(
-        "--engine", choices=["auto", "plpython", "plpgsql"], default="auto",
-        help="ingest block parser (auto: plpython when installed)",
-    )
     parser.add_argument("--records", type=int, default=200_000, help="data lines (200000)")
     parser.add_argument("--samples", type=int, default=1, help="sample columns (1)")
     parser.add_argument("--top", type=int, default=12, help="statements to list (12)")
@@ -148,14 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-timing", action="store_true", help="row counts only: less instrumentation overhead"
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        type=parse_setting,
-        metavar="NAME=VALUE",
-        help="session setting for the ingest, e.g. jit=off (repeatable)",
-    )
+    add_ingest_options(parser, "the ingest")
     args = parser.parse_args(argv)
     with (
         tempfile.TemporaryDirectory(prefix="vcf-bench-home-") as home,

@@ -399,6 +399,24 @@ def benchmark(home: Path, work: Path, args: argparse.Namespace) -> dict[str, Any
     }
 
 
+def add_ingest_options(parser: argparse.ArgumentParser, scope: str) -> None:
+    """--engine and --set, shared with benchmarks.ingest_profile."""
+    parser.add_argument(
+        "--engine",
+        choices=["auto", "plpython", "plpgsql"],
+        default="auto",
+        help="ingest block parser (auto: plpython when installed)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=parse_setting,
+        metavar="NAME=VALUE",
+        help=f"session setting for {scope}, e.g. jit=off (repeatable)",
+    )
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
@@ -408,26 +426,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=1, help="sample columns (1)")
     parser.add_argument("--repeat", type=int, default=1, help="repetitions; median (1)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument(
-        "--engine",
-        choices=["auto", "plpython", "plpgsql"],
-        default="auto",
-        help="ingest block parser (auto: plpython when installed)",
-    )
+    add_ingest_options(parser, "every step")
     parser.add_argument(
         "--existing-variants",
         type=int,
         default=0,
         metavar="N",
         help="variants already in the database before each load, as if from other files (0)",
-    )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        type=parse_setting,
-        metavar="NAME=VALUE",
-        help="session setting for every step, e.g. jit=off (repeatable)",
     )
     args = parser.parse_args(argv)
     if args.records < 1 or args.samples < 0 or args.repeat < 1 or args.existing_variants < 0:
