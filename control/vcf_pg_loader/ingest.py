@@ -77,13 +77,19 @@ def ingest_session(
             unlock(conn, phi_key)
             result = conn.execute(
                 "SELECT session_id, records, variants, calls, samples, state"
-                " FROM vcf._ingest(%s, %s, %s)",
+                " FROM vcf.vcf_ingest(%s, engine => %s, strict => %s)",
                 (session_id, None if engine in (None, "auto") else engine, strict),
             ).fetchone()
     except psycopg.Error as exc:
         message = exc.diag.message_primary or type(exc).__name__
+        # Only the extension's own messages are stored: PostgreSQL's may quote file data.
+        stored = (
+            message
+            if (exc.diag.sqlstate or "").startswith("VP")
+            else (f"ingest failed with SQLSTATE {exc.diag.sqlstate}")
+        )
         with contextlib.suppress(psycopg.Error):  # the ingest error is what matters
-            conn.execute("SELECT vcf.session_fail(%s, %s)", (session_id, message))
+            conn.execute("SELECT vcf.session_fail(%s, %s)", (session_id, stored))
         raise _error_for(exc.diag.sqlstate, f"{prefix}{message}") from None
     assert result is not None
     return IngestResult(

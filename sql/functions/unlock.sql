@@ -11,15 +11,21 @@ BEGIN
     -- checked against the stored key check value before it is kept, and it
     -- is kept only in a transaction-local setting (never a table, never a
     -- session-wide setting). SECURITY DEFINER: callers need no privilege on
-    -- vcf.data_keys. Raises VP002 (unknown or destroyed key), VP003 (wrong key).
+    -- vcf.data_keys. Raises VP002 (unknown or destroyed key), VP003 (wrong
+    -- key); both refusals are audited in an autonomous transaction first, so
+    -- their rows survive the caller's rollback.
     SELECT * INTO v_row FROM @extschema@.data_keys WHERE key_id = p_key_id;
     IF NOT FOUND OR v_row.state = 'destroyed' THEN
+        PERFORM @extschema@._audit_autonomous_try('unlock', p_key_id::text, false,
+                                                  '{"sqlstate": "VP002"}');
         RAISE EXCEPTION 'data key % does not exist or has been destroyed', p_key_id
             USING ERRCODE = 'VP002',
                   HINT = 'List keys with "vcfctl keys list"; a destroyed key cannot be used again.';
     END IF;
     IF p_key IS NULL OR length(p_key) <> 64
        OR @extschema@._key_check(p_key) <> v_row.key_check THEN
+        PERFORM @extschema@._audit_autonomous_try('unlock', p_key_id::text, false,
+            jsonb_build_object('sqlstate', 'VP003', 'purpose', v_row.purpose));
         RAISE EXCEPTION 'wrong key material for data key %', p_key_id
             USING ERRCODE = 'VP003',
                   HINT = 'Unwrap the key with the provider that wrapped it (see vcf.data_keys.provider).';

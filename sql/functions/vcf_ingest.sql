@@ -1,15 +1,45 @@
-CREATE FUNCTION @extschema@.vcf_ingest(p_session_id uuid)
+CREATE FUNCTION @extschema@.vcf_ingest(
+    p_session_id uuid, engine text DEFAULT NULL, strict boolean DEFAULT NULL)
 RETURNS TABLE (session_id uuid, records bigint, variants bigint, calls bigint,
                samples integer, state text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_engine   text;
+    v_strict   boolean;
+    v_sqlstate text;
+    v_message  text;
+    v_details  jsonb;
 BEGIN
-    -- The entry point for SQL clients: ingests one staged session in the
-    -- caller's transaction (see vcf._ingest for what that does). SECURITY
-    -- DEFINER: callers need no privilege on the tables, only the unlocked
-    -- keys. Raises what vcf._ingest raises (VP001-VP040).
-    RETURN QUERY SELECT * FROM @extschema@._ingest(p_session_id);
+    -- The SQL entry point of ingest: vcf._ingest as the extension owner
+    -- (SECURITY DEFINER), in the caller's transaction. Options (named as
+    -- the issue and docs name them): engine => 'plpython' | 'plpgsql' |
+    -- 'auto' (default: plpython when the companion is installed) and
+    -- strict => true (warnings are errors); when not given, the settings
+    -- vcf_pg_loader.ingest_engine and vcf_pg_loader.ingest_strict (e.g. SET
+    -- LOCAL in the same transaction) supply them. A failure is
+    -- audited before it propagates, in an autonomous transaction
+    -- (vcf._audit_autonomous_try), so that its audit row survives the
+    -- rollback: an 'ingest' row with succeeded = false, the SQLSTATE and, for
+    -- the extension's own VPxxx errors (which never quote file content), the
+    -- message. Re-raises the original error unchanged (VP001-VP041 and
+    -- others, see vcf._ingest).
+    BEGIN
+        v_engine := coalesce(engine,
+                             nullif(current_setting('vcf_pg_loader.ingest_engine', true), ''));
+        v_strict := coalesce(strict,
+                             nullif(current_setting('vcf_pg_loader.ingest_strict', true), '')::boolean,
+                             false);
+        RETURN QUERY SELECT * FROM @extschema@._ingest(p_session_id, v_engine, v_strict);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_sqlstate = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+        v_details := jsonb_strip_nulls(jsonb_build_object(
+            'sqlstate', v_sqlstate,
+            'error', CASE WHEN v_sqlstate LIKE 'VP%' THEN left(v_message, 1000) END,
+            'autonomous', true));
+        PERFORM @extschema@._audit_autonomous_try('ingest', p_session_id::text, false, v_details);
+        RAISE;
+    END;
 END
 $$;
-

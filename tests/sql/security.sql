@@ -58,7 +58,7 @@ SELECT is_empty($$
        AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)$$,
     'every SECURITY DEFINER function in schema vcf sets search_path = pg_catalog, pg_temp');
 SELECT ok((SELECT bool_and(prosecdef) FROM pg_proc
-            WHERE oid IN ('vcf.unlock(uuid, bytea)'::regprocedure, 'vcf.vcf_ingest(uuid)'::regprocedure,
+            WHERE oid IN ('vcf.unlock(uuid, bytea)'::regprocedure, 'vcf.vcf_ingest(uuid, text, boolean)'::regprocedure,
                           'vcf.key_register(uuid, text, text, text, bytea, jsonb, bytea)'::regprocedure)),
           'the check above is not vacuous: unlock, vcf_ingest and key_register are SECURITY DEFINER');
 

@@ -9,10 +9,13 @@ import click
 
 from .. import __version__
 from ..errors import EXIT_FAILURE, VcfPgError
+from .audit_cmd import audit_group
 from .common import AppContext
 from .db_cmd import db_group
 from .keys_cmd import keys_group
 from .load_cmd import ingest, load, stage
+from .roles_cmd import roles_group
+from .samples_cmd import samples_group
 from .sessions_cmd import sessions_group
 
 
@@ -47,6 +50,9 @@ cli.add_command(ingest)
 cli.add_command(load)
 cli.add_command(sessions_group)
 cli.add_command(keys_group)
+cli.add_command(audit_group)
+cli.add_command(roles_group)
+cli.add_command(samples_group)
 
 
 def main() -> None:

@@ -108,7 +108,9 @@ def test_same_sample_name_same_sample_across_files(
 def test_header_and_source_path_decrypt_with_phi_key(
     vcfctl: Any, conn: psycopg.Connection[Any], home: Path
 ) -> None:
-    sid = json.loads(vcfctl("load", "--reload", "--format", "json", str(EXAMPLE)).stdout)[0]["session_id"]
+    sid = json.loads(vcfctl("load", "--reload", "--format", "json", str(EXAMPLE)).stdout)[0][
+        "session_id"
+    ]
     row = conn.execute(
         "SELECT header_enc, source_enc FROM vcf.sessions WHERE session_id = %s", (sid,)
     ).fetchone()

@@ -18,9 +18,9 @@ from helpers import synthetic_records, write_vcf
 
 
 def test_list_and_show(vcfctl: Any) -> None:
-    sid = json.loads(vcfctl("load", "--reload", "--format", "json", str(DATA / "example.vcf")).stdout)[0][
-        "session_id"
-    ]
+    sid = json.loads(
+        vcfctl("load", "--reload", "--format", "json", str(DATA / "example.vcf")).stdout
+    )[0]["session_id"]
     listed = json.loads(vcfctl("sessions", "list", "--format", "json").stdout)
     assert sid in [s["session_id"] for s in listed]
     shown = json.loads(vcfctl("sessions", "show", sid, "--format", "json").stdout)
@@ -51,9 +51,9 @@ def test_purge_shreds_a_staged_session(vcfctl: Any, conn: psycopg.Connection[Any
 
 
 def test_purge_refuses_ingested(vcfctl: Any) -> None:
-    sid = json.loads(vcfctl("load", "--reload", "--format", "json", str(DATA / "example.vcf")).stdout)[0][
-        "session_id"
-    ]
+    sid = json.loads(
+        vcfctl("load", "--reload", "--format", "json", str(DATA / "example.vcf")).stdout
+    )[0]["session_id"]
     result = vcfctl("sessions", "purge", sid)
     assert result.returncode == 1 and "only unfinished sessions" in result.stderr
 

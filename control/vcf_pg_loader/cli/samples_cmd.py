@@ -1,0 +1,143 @@
+"""vcfctl samples: reveal a sample's name, find a sample by name; both audited.
+
+The database decides and audits (vcf.reveal_sample, vcf.find_sample): only
+members of vcf_phi_reader get an answer, every attempt leaves an audit row,
+and the audit row never holds the name. vcfctl only unlocks the PHI keys for
+the one transaction, when the caller may read them.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from typing import Any
+
+import click
+import psycopg
+
+from ..crypto import DataKey
+from ..errors import DatabaseError, IntegrityError, KeyError_, VcfPgError
+from ..keys.provider import KeyProvider
+from ..keys.registry import load_data_key, unlock
+from .common import AppContext, emit_json, emit_table, format_option, pass_app
+
+
+def _error(exc: psycopg.Error) -> VcfPgError:
+    code = exc.diag.sqlstate or ""
+    message = exc.diag.message_primary or type(exc).__name__
+    hint = exc.diag.message_hint
+    if code in {"VP004", "VP006"}:
+        return KeyError_(message, hint=hint)
+    if code == "VP072":
+        return IntegrityError(message, hint=hint)
+    if code in {"42501", "VP071", "VP073"}:
+        return VcfPgError(message, hint=hint)
+    return DatabaseError(message, hint=hint)
+
+
+def _phi_keys(
+    conn: psycopg.Connection[Any], provider: KeyProvider, active_only: bool
+) -> list[DataKey]:
+    """The PHI keys the caller can unwrap; none when it may not read them.
+
+    A caller without the rights still gets to ask, so that the database can
+    refuse and audit the attempt.
+    """
+    try:
+        rows = conn.execute(
+            "SELECT key_id FROM vcf.data_keys WHERE purpose = 'phi' AND state = ANY(%s)"
+            " ORDER BY state = 'active' DESC, created_at DESC",
+            (["active"] if active_only else ["active", "retired"],),
+        ).fetchall()
+    except psycopg.errors.InsufficientPrivilege:
+        return []
+    except psycopg.Error as exc:
+        raise _error(exc) from None
+    return [load_data_key(conn, provider, uuid.UUID(str(r[0]))) for r in rows]
+
+
+def _may_unlock(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute(
+        "SELECT has_function_privilege('vcf.unlock(uuid, bytea)', 'EXECUTE')"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def reveal_sample(
+    conn: psycopg.Connection[Any], provider: KeyProvider, sample_id: int, reason: str
+) -> str:
+    """The plaintext name of one sample (vcf.reveal_sample, audited)."""
+    keys = _phi_keys(conn, provider, active_only=False) if _may_unlock(conn) else []
+    try:
+        with conn.transaction():
+            for key in keys:
+                unlock(conn, key)
+            row = conn.execute("SELECT vcf.reveal_sample(%s, %s)", (sample_id, reason)).fetchone()
+    except psycopg.Error as exc:
+        raise _error(exc) from None
+    assert row is not None
+    return str(row[0])
+
+
+def find_sample(
+    conn: psycopg.Connection[Any], provider: KeyProvider, name: str, reason: str | None
+) -> int | None:
+    """The sample id of a name through the blind index, or None (vcf.find_sample, audited)."""
+    keys = _phi_keys(conn, provider, active_only=True) if _may_unlock(conn) else []
+    try:
+        with conn.transaction():
+            for key in keys:
+                unlock(conn, key)
+            row = conn.execute("SELECT vcf.find_sample(%s, %s)", (name, reason)).fetchone()
+    except psycopg.Error as exc:
+        raise _error(exc) from None
+    return None if row is None or row[0] is None else int(row[0])
+
+
+@click.group(name="samples")
+def samples_group() -> None:
+    """Samples: pseudonymous ids; names only through audited PHI access."""
+
+
+@samples_group.command()
+@click.argument("sample_id", type=click.IntRange(min=1))
+@click.option(
+    "--reason", required=True, help="Why the name is needed (recorded in the audit trail)."
+)
+@format_option
+@pass_app
+def reveal(app: AppContext, sample_id: int, reason: str, fmt: str) -> None:
+    """Print the name (PHI) of SAMPLE_ID. Needs vcf_phi_reader and a reason; audited.
+
+    The reason is stored in the audit trail as given: never put PHI in it.
+    """
+    name = reveal_sample(app.connect(), app.provider(), sample_id, reason)
+    if fmt == "json":
+        emit_json({"sample_id": sample_id, "name": name})
+    else:
+        emit_table([{"sample_id": sample_id, "name": name}], ["sample_id", "name"])
+
+
+@samples_group.command()
+@click.argument("name")
+@click.option("--reason", help="Why the lookup is needed (recorded in the audit trail).")
+@format_option
+@pass_app
+def find(app: AppContext, name: str, reason: str | None, fmt: str) -> None:
+    """Print the sample id of NAME (exit 1 if there is none). Needs vcf_phi_reader; audited.
+
+    NAME '-' reads the name from the first line of stdin, keeping it out of
+    the process list and shell history. The audit row records the result,
+    never the name.
+    """
+    if name == "-":
+        name = sys.stdin.readline().rstrip("\r\n")
+    sample_id = find_sample(app.connect(), app.provider(), name, reason)
+    if fmt == "json":
+        emit_json({"sample_id": sample_id})
+    elif sample_id is not None:
+        click.echo(sample_id)
+    else:
+        click.echo("not found", err=True)
+    if sample_id is None:
+        raise SystemExit(1)
