@@ -20,7 +20,7 @@ import pytest
 from psycopg.rows import dict_row
 from test_corpus import CORPUS_FILES
 
-ENGINES = ["plpgsql"]
+ENGINES = ["plpgsql", "plpython"]
 
 
 def _normalisable(path: Path) -> bool:
