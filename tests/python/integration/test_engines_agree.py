@@ -15,9 +15,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import DATA
 from test_corpus import CORPUS_FILES
 
+from conftest import DATA
 from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.keys.registry import active_phi_key_id, load_data_key, unlock
 from vcf_pg_loader.staging import stage_file

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from psycopg.conninfo import make_conninfo
 
 from helpers import synthetic_records, write_vcf
