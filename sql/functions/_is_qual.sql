@@ -3,12 +3,13 @@ RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 -- A VCF QUAL that double precision accepts without overflow or underflow:
 -- '.', a decimal number, NaN or Infinity.
-RETURN coalesce(
+AS $$
+SELECT coalesce(
     p_qual = '.'
     OR p_qual ~* '^[-+]?(nan|inf|infinity)$'
-    OR CASE WHEN length(p_qual) <= 400
-                 AND p_qual ~* '^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)(e[-+]?[0-9]{1,5})?$'
+    OR CASE WHEN @extschema@._is_decimal(p_qual)
             THEN abs(p_qual::numeric) = 0
                  OR abs(p_qual::numeric) BETWEEN 1e-307 AND 1e308 END,
-    false);
+    false)
+$$;
 

@@ -129,6 +129,7 @@ def test_database_side_fault_names_the_file_line(
     records.insert(2, "")
     records.insert(3, "")
     records[5] = records[5].replace("\t50\t", "\t1e999\t")
+    records[6] = records[6].replace("\t50\t", "\t1e-20000\t")
     path = write_vcf(tmp_path / "qual.vcf", ["S1"], records)
     result = vcfctl("load", "--reload", str(path))
     assert result.returncode == EXIT_BAD_INPUT, result.stderr

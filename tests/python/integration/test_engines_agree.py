@@ -54,7 +54,7 @@ def _generated(tmp: Path) -> list[Path]:
         "chr1\t5\t.\tA\tC,G,T\tnan\tPASS\tAF=0.1,.,3e-2;DP=abc;FLAG;NEW=%3B%3D%25x;GL=1,2,3"
         "\tGT:AD:PL:DP:XS\t1/3:1,2,.,4:1,2,3,4,5,6,7,8,9,10:1.5:a%2Cb,.,c\t2:5,6,7,8:1,2,3,4"
         "\t./.:.:.:.:.\n"
-        "chr1\t6\trs1;rs2\tAC\t<DEL>,*\t-1e3\tq10;lowdp\tAF=0.5,0.25;GL=.\tGT:PL\t0|2:1,2,3"
+        "chr1\t6\trs1;rs2\tAC\t<DEL>,*\t-1e3\tq10;lowdp\tAF=0.5,1e-20000;GL=.\tGT:PL\t0|2:1,2,3"
         "\t1/1/2:1,2,3,4,5,6,7,8,9,10\t.\n"
         "\n"
         "chr2\t2147483647\t.\tN\tN[chr3:5[\t.\t.\t.\tGT:AD\t0/5:1,2\t1:\t0\n"
