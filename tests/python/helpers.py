@@ -78,3 +78,17 @@ def synthetic_records(n: int, n_samples: int, start: int = 1) -> list[str]:
         fmt = "\tGT\t" + calls if n_samples else ""
         out.append(f"chr1\t{pos}\t.\tA\tG\t50\tPASS\tDP={i % 100}{fmt}")
     return out
+
+
+def staging_key(conn: psycopg.Connection[Any], home: Path, session_id: uuid.UUID) -> DataKey:
+    """The plaintext staging key of a staged session (tests only: to unlock or search for it)."""
+    row = conn.execute(
+        "SELECT staging_key_id FROM vcf.sessions WHERE session_id = %s", (session_id,)
+    ).fetchone()
+    assert row is not None
+    return load_data_key(
+        conn,
+        LocalMasterKey(home / "master.key"),
+        uuid.UUID(str(row[0])),
+        {"session_id": str(session_id)},
+    )

@@ -18,8 +18,9 @@ import pytest
 from test_corpus import CORPUS_FILES
 
 from conftest import DATA
+from helpers import phi_key, staging_key
 from vcf_pg_loader.keys.local import LocalMasterKey
-from vcf_pg_loader.keys.registry import active_phi_key_id, load_data_key, unlock
+from vcf_pg_loader.keys.registry import unlock
 from vcf_pg_loader.staging import stage_file
 
 QUERIES = {
@@ -65,15 +66,7 @@ def _generated(tmp: Path) -> list[Path]:
 def _ingest_rows(
     conn: psycopg.Connection[Any], home: Path, sid: uuid.UUID, engine: str
 ) -> dict[str, list[tuple[Any, ...]]]:
-    provider = LocalMasterKey(home / "master.key")
-    row = conn.execute(
-        "SELECT staging_key_id FROM vcf.sessions WHERE session_id = %s", (sid,)
-    ).fetchone()
-    assert row is not None
-    staging = load_data_key(conn, provider, row[0], {"session_id": str(sid)})
-    phi_id = active_phi_key_id(conn)
-    assert phi_id is not None
-    phi = load_data_key(conn, provider, phi_id)
+    staging, phi = staging_key(conn, home, sid), phi_key(conn, home)
     out: dict[str, list[tuple[Any, ...]]] = {}
     conn.execute("BEGIN")
     try:

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from conftest import DATA
-from helpers import phi_key, synthetic_records, write_vcf
+from helpers import phi_key, staging_key, synthetic_records, write_vcf
 from vcf_pg_loader.crypto import open_sealed
 
 EXAMPLE = DATA / "example.vcf"
@@ -149,16 +149,11 @@ def test_stage_then_ingest_separately(vcfctl: Any, conn: psycopg.Connection[Any]
 def test_ingest_from_sql_with_unlock(conn: psycopg.Connection[Any], home: Path) -> None:
     """What a SQL client does: unlock both keys in one transaction, SELECT vcf_ingest(...)."""
     from vcf_pg_loader.keys.local import LocalMasterKey
-    from vcf_pg_loader.keys.registry import load_data_key
     from vcf_pg_loader.staging import stage_file
 
     provider = LocalMasterKey(home / "master.key")
     staged = stage_file(conn, provider, EXAMPLE, reload=True)
-    skid = conn.execute(
-        "SELECT staging_key_id FROM vcf.sessions WHERE session_id = %s", (staged.session_id,)
-    ).fetchone()
-    assert skid is not None
-    staging = load_data_key(conn, provider, skid[0])
+    staging = staging_key(conn, home, staged.session_id)
     phi = phi_key(conn, home)
     with conn.transaction(), conn.cursor(binary=True) as cur:
         cur.execute("SELECT vcf.unlock(%s, %b)", (staging.key_id, staging.material))

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import base64
-import uuid
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from helpers import phi_key, synthetic_records, write_vcf
+from helpers import phi_key, staging_key, synthetic_records, write_vcf
 from vcf_pg_loader.ingest import ingest_session
 from vcf_pg_loader.keys.local import LocalMasterKey
-from vcf_pg_loader.keys.registry import load_data_key
 from vcf_pg_loader.staging import stage_file
 
 SAMPLES = ["ZQXPATIENT-ALPHA-90210", "ZQXPATIENT-BRAVO-31337", "ZQXPATIENT-CHARLIE-4711"]
@@ -74,11 +72,7 @@ def loaded(conn: psycopg.Connection[Any], home: Path, tmp_path: Path) -> dict[st
     try:
         provider = LocalMasterKey(home / "master.key")
         staged = stage_file(conn, provider, path, reload=True)
-        row = conn.execute(
-            "SELECT staging_key_id FROM vcf.sessions WHERE session_id = %s", (staged.session_id,)
-        ).fetchone()
-        assert row is not None
-        staging = load_data_key(conn, provider, uuid.UUID(str(row[0])))
+        staging = staging_key(conn, home, staged.session_id)
         ingest_session(conn, provider, staged.session_id)
         # a refused unlock: its key must not reach the log either
         wrong = bytes(reversed(staging.material))
