@@ -8,9 +8,9 @@ AS $$
 # same warnings, same VP040 errors; docs/vcf-semantics.md is the contract):
 # parses the data lines of one decrypted block in Python and writes
 # variants, record_lines, records and calls with one prepared
-# INSERT ... SELECT FROM unnest(...) each, and its warnings to
-# pg_temp.vcf_ingest_warnings with one more. One call per block, never per
-# line. Compiled patterns, helpers and plans are kept in SD for the session.
+# INSERT ... SELECT FROM unnest(...) each, and its warnings with one more.
+# One call per block, never per line. Compiled patterns, helpers, plans and
+# memos of typed values are kept in SD for the database session.
 # Raises VP040 naming the file line of the first malformed data line.
 st = SD.get("state")
 if st is None:
@@ -19,44 +19,43 @@ if st is None:
     import re
     from decimal import Decimal
 
-    st = {}
+    st = {"json": json, "sha256": hashlib.sha256, "fields_text": None, "info_defs": None,
+          "memo_size": 0}
     _int = re.compile(r"[-+]?[0-9]{1,18}").fullmatch
     _int32 = re.compile(r"[-+]?[0-9]{1,10}").fullmatch
     _decimal = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,5})?").fullmatch
     _nan = re.compile(r"[-+]?nan", re.I).fullmatch
     _pinf = re.compile(r"\+?inf(inity)?", re.I).fullmatch
     _ninf = re.compile(r"-inf(inity)?", re.I).fullmatch
-    _qual_special = re.compile(r"[-+]?(nan|inf|infinity)", re.I).fullmatch
-    _pos = re.compile(r"[0-9]{1,10}").fullmatch
-    _gt_allele = re.compile(r"[0-9]{1,9}").fullmatch
+    _special = re.compile(r"[-+]?(nan|inf|infinity)", re.I).fullmatch
+    _plain_qual = re.compile(r"[0-9]{1,15}(\.[0-9]{0,15})?").fullmatch
     _pct_split = re.compile(r"(%[0-9A-Fa-f]{2})").split
-    _gt_split = re.compile(r"[/|]").split
     _dumps = json.JSONEncoder(ensure_ascii=False).encode
-    _sha256 = hashlib.sha256
     _qual_min = Decimal("1e-307")
     _qual_max = Decimal("1e308")
-    # numeric (and so jsonb) holds at most 16383 digits after the point
-    _dscale_max = 16383
 
     def is_decimal(e):
-        # a decimal literal that numeric, hence jsonb, can hold
+        # A decimal literal that numeric, hence jsonb, can hold: at most
+        # 16383 digits after the point (1e-16384 is not).
         return (len(e) <= 400 and _decimal(e) is not None
-                and -Decimal(e).as_tuple().exponent <= _dscale_max)
+                and Decimal(e).as_tuple().exponent >= -16383)
+
+    def is_pos(p):
+        return p.isascii() and p.isdigit() and len(p) <= 10 and int(p) <= 2147483647
 
     def is_qual(q):
-        if q == "." or _qual_special(q):
+        # vcf._is_qual: '.', nan/inf, or a decimal (numeric can hold) in the
+        # range of double precision
+        if q == "." or _plain_qual(q) or _special(q):
             return True
-        if len(q) > 400 or _decimal(q) is None:
+        if not is_decimal(q):
             return False
         d = abs(Decimal(q))
         return d == 0 or _qual_min <= d <= _qual_max
 
-    def is_int32(e):
-        return _int32(e) is not None and -2147483648 <= int(e) <= 2147483647
-
     def pct_decode(e):
         # %XX sequences as UTF-8 bytes; a value whose bytes are not valid
-        # UTF-8 (or contain NUL) stays as written
+        # UTF-8 (or contain NUL) stays as written (vcf._pct_decode)
         if "%" not in e:
             return e
         pieces = _pct_split(e)
@@ -64,69 +63,46 @@ if st is None:
             return e
         out = bytearray()
         for i, piece in enumerate(pieces):
-            if i % 2:
-                out += bytes.fromhex(piece[1:])
-            else:
-                out += piece.encode("utf-8")
+            out += bytes.fromhex(piece[1:]) if i % 2 else piece.encode("utf-8")
         try:
             decoded = out.decode("utf-8")
         except UnicodeDecodeError:
             return e
         return e if "\x00" in decoded else decoded
 
-    def element_ok(e, typ):
-        # whether an element (as written) parses as its Type; '.' always does
-        if e == "." or typ not in ("Integer", "Float"):
-            return True
-        if typ == "Integer":
-            return _int(e) is not None
-        return is_decimal(e) or _qual_special(e) is not None
-
-    def json_element(e, typ):
-        # one element as JSON text; not parseable: the decoded string
+    def convert(e, typ):
+        # One element as written: (JSON text, parses as its Type, the 32-bit
+        # integer it is (None for '.') or False). Typing looks at the element
+        # as written; decoding applies to what is kept as a string.
         if e == ".":
-            return "null"
+            return ("null", True, None)
         if typ == "Integer":
             if _int(e):
-                return str(int(e))
-        elif typ == "Float":
+                i = int(e)
+                return (str(i), True, i if -2147483648 <= i <= 2147483647 else False)
+            return (_dumps(pct_decode(e)), False, False)
+        if typ == "Float":
             if _nan(e):
-                return '"NaN"'
+                return ('"NaN"', True, False)
             if _pinf(e):
-                return '"Infinity"'
+                return ('"Infinity"', True, False)
             if _ninf(e):
-                return '"-Infinity"'
+                return ('"-Infinity"', True, False)
             if is_decimal(e):
-                return str(Decimal(e))
-        return _dumps(pct_decode(e))
+                return (str(Decimal(e)), True, False)
+            return (_dumps(pct_decode(e)), False, False)
+        return (_dumps(pct_decode(e)), True, False)
 
     def promoted(key, number, typ):
-        if typ != "Integer":
-            return None
-        if key in ("GQ", "DP") and number == "1":
-            return key.lower()
-        if (key == "AD" and number == "R") or (key == "PL" and number == "G"):
+        # the calls column a FORMAT field goes to (vcf._promoted)
+        if typ == "Integer" and ((key in ("GQ", "DP") and number == "1")
+                                 or (key == "AD" and number == "R")
+                                 or (key == "PL" and number == "G")):
             return key.lower()
         return None
 
-    def split_elements(raw, number):
-        # Number 1 and 0 keep commas; '' has no elements (string_to_array)
-        if number in ("0", "1"):
-            return [raw]
-        return raw.split(",") if raw != "" else []
-
-    def keep(n, cnt, number, expected, haploid):
-        # 0-based indexes of the elements kept for ALT n (1-based), as
-        # bcftools norm -m-any slices Number=A/R/G values
-        if number == "A":
-            return (n - 1,)
-        if number == "R" or haploid:
-            return (0, n)
-        t = n * (n + 1) // 2
-        return (0, t, t + n)
-
     def int_array(values):
-        return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+        return "{" + ",".join([("NULL" if v is None else str(v)) for v in values]) + "}"
 
     def error(session_id, line_no, reason, detail=None):
         # VP040 with exactly the PL/pgSQL engine's message. PL/Python writes
@@ -142,19 +118,19 @@ if st is None:
         exc.hint = "Fix the file and load it again; nothing of it was written."
         raise exc
 
-    st.update(
-        is_pos=lambda p: _pos(p) is not None and int(p) <= 2147483647,
-        is_qual=is_qual, is_int32=is_int32, element_ok=element_ok,
-        json_element=json_element, promoted=promoted, split_elements=split_elements,
-        keep=keep, int_array=int_array, error=error, dumps=_dumps, sha256=_sha256,
-        gt_allele=_gt_allele, gt_split=_gt_split, json=json)
+    st.update(is_pos=is_pos, is_qual=is_qual, convert=convert, promoted=promoted,
+              int_array=int_array, error=error, dumps=_dumps,
+              # elements that int4in reads as the same 32-bit integers
+              int_list=re.compile(r"[0-9]{1,9}(,[0-9]{1,9})*").fullmatch,
+              gt_split=re.compile(r"[/|]").split,
+              gt_allele=re.compile(r"[0-9]{1,9}").fullmatch)
 
     ext = "@extschema@"
     st["variants"] = plpy.prepare(
         "INSERT INTO " + ext + ".variants AS v (chrom, pos, ref, alt, allele_key)"
         " SELECT u.chrom, u.pos, u.ref, u.alt, u.allele_key"
         " FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::bytea[])"
-        " AS u(chrom, pos, ref, alt, allele_key)"
+        "      AS u(chrom, pos, ref, alt, allele_key)"
         " ORDER BY 1, 2, 5"
         " ON CONFLICT ON CONSTRAINT variants_site_alleles_unique DO NOTHING",
         ["text[]", "integer[]", "text[]", "text[]", "bytea[]"])
@@ -177,101 +153,91 @@ if st is None:
         "   ON v.chrom = u.chrom AND v.pos = u.pos AND v.allele_key = u.allele_key",
         ["uuid", "bigint[]", "smallint[]", "text[]", "integer[]", "bytea[]",
          "text[]", "text[]", "text[]", "text[]", "text[]"])
+    # calls rows come in (record, ALT, sample) order: record_no and alt_no
+    # are those of the records rows ($2, $3), one per $5 samples
     st["calls"] = plpy.prepare(
         "INSERT INTO " + ext + ".calls"
         " (session_id, record_no, alt_no, sample_id, gt, phased, gq, dp, ad, pl, fmt)"
-        " SELECT $1, u.record_no, u.alt_no, u.sample_id, u.gt::smallint[], u.phased,"
-        "        u.gq, u.dp, u.ad::integer[], u.pl::integer[], u.fmt::jsonb"
-        " FROM unnest($2::bigint[], $3::smallint[], $4::bigint[], $5::text[], $6::boolean[],"
-        "             $7::integer[], $8::integer[], $9::text[], $10::text[], $11::text[])"
-        "      AS u(record_no, alt_no, sample_id, gt, phased, gq, dp, ad, pl, fmt)",
-        ["uuid", "bigint[]", "smallint[]", "bigint[]", "text[]", "boolean[]",
+        " SELECT $1, $2[((u.o - 1) / $5)::integer + 1], $3[((u.o - 1) / $5)::integer + 1],"
+        "        $4[((u.o - 1) % $5)::integer + 1],"
+        "        u.gt::smallint[], u.phased, u.gq, u.dp, u.ad::integer[], u.pl::integer[],"
+        "        u.fmt::jsonb"
+        " FROM unnest($6::text[], $7::boolean[], $8::integer[], $9::integer[], $10::text[],"
+        "             $11::text[], $12::text[])"
+        "      WITH ORDINALITY AS u(gt, phased, gq, dp, ad, pl, fmt, o)",
+        ["uuid", "bigint[]", "smallint[]", "bigint[]", "integer", "text[]", "boolean[]",
          "integer[]", "integer[]", "text[]", "text[]", "text[]"])
+    # prepared on first use: the table exists only while vcf._ingest runs
     st["warnings_sql"] = (
         "INSERT INTO pg_temp.vcf_ingest_warnings (code, line_no, field, message)"
         " SELECT u.code, u.line_no, u.field, u.message"
         " FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[])"
         "      WITH ORDINALITY AS u(code, line_no, field, message, n)"
         " ORDER BY u.n")
-    st["fields_text"] = None
     SD["state"] = st
 
 is_pos = st["is_pos"]
 is_qual = st["is_qual"]
-is_int32 = st["is_int32"]
-element_ok = st["element_ok"]
-json_element = st["json_element"]
-split_elements = st["split_elements"]
-keep = st["keep"]
+convert = st["convert"]
 int_array = st["int_array"]
 error = st["error"]
 dumps = st["dumps"]
 sha256 = st["sha256"]
 gt_allele = st["gt_allele"]
 gt_split = st["gt_split"]
+_int_list = st["int_list"]
 
-# Field definitions: parsed once per header (all blocks of an ingest share it).
-if st["fields_text"] != p_fields:
-    fields = st["json"].loads(p_fields) if p_fields is not None else {}
-    st["info_defs"] = fields.get("INFO") or {}
-    st["format_defs"] = fields.get("FORMAT") or {}
-    st["fields_text"] = p_fields
-    st["info_keys"] = {}
-    st["format_keys"] = {}
+# Definitions and memos, per header (all blocks of an ingest share it). A
+# memo holds only results that raised no warning, so a hit is exactly what
+# the full computation gives; memos are emptied when they grow large.
+if st["fields_text"] != p_fields or st["info_defs"] is None or st["memo_size"] > 250000:
+    if st["fields_text"] != p_fields or st["info_defs"] is None:
+        fields = st["json"].loads(p_fields) if p_fields is not None else {}
+        st["info_defs"] = fields.get("INFO") or {}
+        st["format_defs"] = fields.get("FORMAT") or {}
+        st["fields_text"] = p_fields
+    for name in ("info_keys", "format_keys", "memo_elem", "memo_info", "memo_info1", "memo_item",
+                 "memo_sample", "memo_gt", "memo_plan"):
+        st[name] = {}
 info_defs = st["info_defs"]
 format_defs = st["format_defs"]
 info_keys = st["info_keys"]
 format_keys = st["format_keys"]
+memo_elem = st["memo_elem"]
+memo_info = st["memo_info"]
+memo_info1 = st["memo_info1"]
+memo_item = st["memo_item"]
+memo_sample = st["memo_sample"]
+memo_gt = st["memo_gt"]
+memo_plan = st["memo_plan"]
 promoted = st["promoted"]
 
-
-def info_key(key):
-    # (JSON key, Number, Type, undefined) of an INFO key with a value
-    d = info_keys.get(key)
-    if d is None:
-        dfn = info_defs.get(key)
-        if dfn is None:
-            d = (dumps(key), "1", "String", True)
-        else:
-            d = (dumps(key), dfn.get("number") or "1", dfn.get("type") or "String", False)
-        info_keys[key] = d
-    return d
-
-
-def format_key(key):
-    # (JSON key, Number, Type, undefined, promoted column) of a FORMAT key
-    d = format_keys.get(key)
-    if d is None:
-        dfn = format_defs.get(key)
-        if dfn is None:
-            d = (dumps(key), "1", "String", True, None)
-        else:
-            number = dfn.get("number") or "1"
-            typ = dfn.get("type") or "String"
-            d = (dumps(key), number, typ, False, promoted(key, number, typ))
-        format_keys[key] = d
-    return d
-
-
-session_id = p_session_id
-sample_ids = p_sample_ids or []
-nsamples = len(sample_ids)
-ncols = p_columns
-
-v_chrom, v_pos, v_ref, v_alt, v_key = [], [], [], [], []
-l_rec, l_line_no, l_line = [], [], []
-r_rec, r_alt, r_chrom, r_pos, r_key = [], [], [], [], []
-r_id, r_qual, r_filter, r_info, r_alts = [], [], [], [], []
-c_rec, c_alt, c_sid, c_gt, c_phased = [], [], [], [], []
-c_gq, c_dp, c_ad, c_pl, c_fmt = [], [], [], [], []
 warn = []   # (line_no, sample, ord, code, field, message)
 
 
-def field_values(line_no, sample, ord_, key, raw, number, typ, undefined, k, ploidy, prefix):
-    """Typed values of one INFO item or sample's FORMAT field: a list of K
-    JSON texts (one per ALT row; None: the field has no value), the integer
-    lists for a promoted column (or None), and whether every element is an
-    integer; warnings are appended to warn."""
+def key_def(kind, key):
+    # (JSON key, Number, Type, undefined, promoted column, element memo)
+    cache = info_keys if kind == "INFO" else format_keys
+    d = cache.get(key)
+    if d is None:
+        dfn = (info_defs if kind == "INFO" else format_defs).get(key)
+        if dfn is None:
+            number, typ = "1", "String"
+        else:
+            number, typ = dfn.get("number") or "1", dfn.get("type") or "String"
+        promo = promoted(key, number, typ) if kind == "FORMAT" and dfn is not None else None
+        d = (dumps(key), number, typ, dfn is None, promo,
+             memo_elem.setdefault(typ, {}))
+        cache[key] = d
+    return d
+
+
+def field_values(line_no, sample, ord_, key, raw, number, typ, undefined, k, ploidy,
+                 prefix, memo):
+    """One INFO item or a sample's FORMAT field: (list of K JSON texts, one
+    per ALT row, None where the field has no value; per-ALT integer lists
+    for a promoted column or None; whether every element is a 32-bit
+    integer). Warnings go to warn."""
     field = prefix + key
     label = field if sample == 0 else "sample %s: %s" % (sample, field)
     if undefined:
@@ -283,7 +249,7 @@ def field_values(line_no, sample, ord_, key, raw, number, typ, undefined, k, plo
     elif number in ("0", "1"):
         cnt = 1
     else:
-        cnt = len(raw.split(",")) if raw != "" else 0
+        cnt = raw.count(",") + 1 if raw != "" else 0
     expected = None
     if k >= 2 and number in ("A", "R", "G") and raw is not None and raw != ".":
         if number == "A":
@@ -295,7 +261,6 @@ def field_values(line_no, sample, ord_, key, raw, number, typ, undefined, k, plo
         elif ploidy == 1:
             expected = k + 1
         elif ploidy is not None:
-            expected = None
             warn.append((line_no, sample, ord_, "ploidy", field,
                          "line %s: sample %s: %s with ploidy %s kept unsliced"
                          % (line_no, sample, field, ploidy)))
@@ -307,7 +272,6 @@ def field_values(line_no, sample, ord_, key, raw, number, typ, undefined, k, plo
             warn.append((line_no, sample, ord_, "count_mismatch", field,
                          "line %s: %s has %s values, Number=%s expects %s"
                          % (line_no, label, cnt, number, expected)))
-    sliced = expected is not None and cnt == expected
     if typ == "Flag":
         if raw is None:
             return ["true"] * k, None, False
@@ -316,52 +280,237 @@ def field_values(line_no, sample, ord_, key, raw, number, typ, undefined, k, plo
         if number not in ("0", "1") and raw == "":
             return [None] * k, None, False
         return ["true"] * k, None, False
-    elements = split_elements(raw, number)
+    # Number 1 and 0 keep commas; '' has no elements (as string_to_array)
+    if number in ("0", "1"):
+        elements = [raw]
+    elif raw == "":
+        return [None] * k, None, False
+    else:
+        elements = raw.split(",")
+    conv = []
+    for e in elements:
+        c = memo.get(e)
+        if c is None:
+            c = convert(e, typ)
+            memo[e] = c
+        conv.append(c)
     if typ in ("Integer", "Float"):
-        for e in elements:
-            if not element_ok(e, typ):
+        for c in conv:
+            if not c[1]:
                 warn.append((line_no, sample, ord_, "bad_value", field,
                              "line %s: %s has a value that is not a valid %s"
                              % (line_no, label, typ)))
                 break
-    if not elements:
-        return [None] * k, None, False
-    all_int = True
-    for e in elements:
-        if e != "." and not is_int32(e):
-            all_int = False
-            break
+    all_int = typ == "Integer"
+    if all_int:
+        for c in conv:
+            if c[2] is False:
+                all_int = False
+                break
     if number in ("0", "1"):
-        text = json_element(raw, typ)
-        ints = ([None if raw == "." else int(raw)]) if all_int and raw != "." else None
-        return [text] * k, ([ints] * k if ints is not None else None), all_int
+        ints = [[conv[0][2]]] * k if all_int and raw != "." else None
+        return [conv[0][0]] * k, ints, all_int
     if raw == ".":
         return ["null"] * k, None, all_int
-    typed = [json_element(e, typ) for e in elements]
-    ints = [None if e == "." else int(e) for e in elements] if all_int else None
-    if not sliced:
-        text = "[" + ",".join(typed) + "]"
-        return [text] * k, ([ints] * k if ints is not None else None), all_int
+    if expected is None or cnt != expected:
+        text = "[" + ",".join([c[0] for c in conv]) + "]"
+        ints = [[c[2] for c in conv]] * k if all_int else None
+        return [text] * k, ints, all_int
+    # sliced per ALT as bcftools norm -m-any: 0-based indexes kept for ALT n
     haploid = number == "G" and expected == k + 1
     texts = []
-    int_rows = [] if ints is not None else None
+    int_rows = [] if all_int else None
     for n in range(1, k + 1):
-        idx = keep(n, cnt, number, expected, haploid)
-        texts.append("[" + ",".join(typed[i] for i in idx) + "]")
-        if int_rows is not None:
-            int_rows.append([ints[i] for i in idx])
+        if number == "A":
+            idx = (n - 1,)
+        elif number == "R" or haploid:
+            idx = (0, n)
+        else:
+            t = n * (n + 1) // 2
+            idx = (0, t, t + n)
+        texts.append("[" + ",".join([conv[i][0] for i in idx]) + "]")
+        if all_int:
+            int_rows.append([conv[i][2] for i in idx])
     return texts, int_rows, all_int
 
 
-lines_before = p_lines_before
-record_no = p_records_before
-n_records = 0
-line_no = lines_before
-for line in p_data.split("\n"):
-    line_no += 1
-    if line == "":
-        continue
-    f = line.split("\t")
+def info_item(line_no, ord_, item, k):
+    """An INFO item as per-ALT JSON object members ('"KEY":value' or None)."""
+    p = item.find("=")
+    if p >= 0:
+        key, raw = item[:p], item[p + 1:]
+        jkey, number, typ, undefined, _, memo = key_def("INFO", key)
+    else:
+        key, raw = item, None
+        jkey, _, _, undefined, _, memo = key_def("INFO", key)
+        number, typ = "0", "Flag"
+    texts = field_values(line_no, 0, ord_, key, raw, number, typ, undefined, k, None,
+                         "INFO/", memo)[0]
+    return [None if t is None else jkey + ":" + t for t in texts]
+
+
+def gt_rows(gt_raw, k):
+    """GT recoded for each ALT n as '{...}' text (0 ref, 1 ALT n, 0 another
+    ALT, NULL for '.' or an allele that is not a number or beyond K), and
+    whether it is phased; bad is True when an allele names no allele."""
+    r = memo_gt.get((gt_raw, k))
+    if r is None:
+        alleles = []
+        bad = False
+        for a in gt_split(gt_raw):
+            if gt_allele(a):
+                i = int(a)
+                alleles.append(i if i <= k else None)
+                bad = bad or i > k
+            else:
+                alleles.append(None)
+                bad = bad or a != "."
+        texts = tuple(int_array([None if i is None else 0 if i == 0 else 1 if i == n else 0
+                                 for i in alleles]) for n in range(1, k + 1))
+        r = (texts, "|" in gt_raw, bad)
+        memo_gt[(gt_raw, k)] = r
+    return r
+
+
+def format_plan(fmt_col):
+    """The FORMAT column's keys with their definitions, once per distinct
+    FORMAT string: (keys, index of the first GT or -1, per key (key, JSON
+    key, Number, Type, undefined, promoted column, element memo, kind))."""
+    plan = memo_plan.get(fmt_col)
+    if plan is None:
+        fkeys = fmt_col.split(":") if fmt_col != "" else []
+        defs = []
+        for key in fkeys:
+            if key == "GT":
+                defs.append((key, None, None, None, False, None, None, "GT"))
+                continue
+            jkey, number, typ, undefined, promo, memo = key_def("FORMAT", key)
+            if undefined:
+                kind = "other"
+            elif promo in ("gq", "dp"):
+                kind = "int1"
+            elif promo is not None:
+                kind = "ints"
+            elif number in ("0", "1") and typ != "Flag":
+                kind = "scalar"
+            else:
+                kind = "other"
+            defs.append((key, jkey, number, typ, undefined, promo, memo, kind))
+        promos = [d[5] for d in defs if d[5] is not None]
+        dup = len(promos) != len(set(promos))
+        if dup:
+            # a promoted key given twice: general path, combined as max()
+            defs = [d[:7] + ("other",) if d[7] in ("int1", "ints") else d for d in defs]
+        plan = (fkeys, fkeys.index("GT") if "GT" in fkeys else -1, defs, dup)
+        memo_plan[fmt_col] = plan
+    return plan
+
+
+def _array_order(values):
+    return [(1, 0) if v is None else (0, v) for v in values]
+
+
+def sample_rows(line_no, s, plan, k, col):
+    """One sample column as K calls rows (gt, phased, gq, dp, ad, pl, fmt).
+    K = 1 takes fast paths for the usual cases (nothing is sliced or
+    checked then); anything unusual goes through field_values."""
+    fkeys, gt_at, defs, dup = plan
+    parts = col.split(":") if col != "" else []
+    np_ = len(parts)
+    gt_raw = parts[gt_at] if 0 <= gt_at < np_ else None
+    ploidy = len(gt_split(gt_raw)) if gt_raw else None
+    promo_vals = {}
+    fmt_parts = None
+    for j in range(min(np_, len(fkeys))):
+        raw = parts[j]
+        key, jkey, number, typ, undefined, promo, memo, kind = defs[j]
+        if kind == "GT":
+            # GT is no typed field: only bad_gt, never undefined or bad_value
+            if raw != "" and gt_rows(raw, k)[2]:
+                warn.append((line_no, s, j + 1, "bad_gt", "FORMAT/GT",
+                             "line %s: sample %s: GT allele is not a number or "
+                             "names no allele of the record" % (line_no, s)))
+            continue
+        if k == 1:
+            if kind == "int1":
+                c = memo.get(raw)
+                if c is None:
+                    c = memo[raw] = convert(raw, typ)
+                if c[2] is not False:
+                    promo_vals[promo] = (c[2],)
+                    continue
+            elif kind == "ints":
+                if raw == ".":
+                    promo_vals[promo] = (None,)
+                    continue
+                if _int_list(raw):
+                    promo_vals[promo] = ("{" + raw + "}",)
+                    continue
+            elif kind == "scalar":
+                c = memo.get(raw)
+                if c is None:
+                    c = memo[raw] = convert(raw, typ)
+                if c[1]:
+                    if fmt_parts is None:
+                        fmt_parts = ([],)
+                    fmt_parts[0].append(jkey + ":" + c[0])
+                    continue
+        mk = (key, raw, k, ploidy)
+        fv = memo_item.get(mk)
+        if fv is None:
+            nw = len(warn)
+            fv = field_values(line_no, s, j + 1, key, raw, number, typ, undefined, k, ploidy,
+                              "FORMAT/", memo)
+            if len(warn) == nw:
+                memo_item[mk] = fv
+        texts, int_rows, all_int = fv
+        if texts[0] is None:
+            continue
+        if promo is not None and all_int:
+            if dup:
+                promo_vals.setdefault(promo, []).append(int_rows)
+            elif int_rows is None:
+                promo_vals[promo] = (None,) * k
+            elif promo in ("gq", "dp"):
+                promo_vals[promo] = tuple(r[0] for r in int_rows)
+            else:
+                promo_vals[promo] = tuple(int_array(r) for r in int_rows)
+            continue
+        if fmt_parts is None:
+            fmt_parts = tuple([] for _ in range(k))
+        for n in range(k):
+            fmt_parts[n].append(jkey + ":" + texts[n])
+    if gt_raw:
+        gts, phased, _ = gt_rows(gt_raw, k)
+    else:
+        gts, phased = (None,) * k, None
+    nones = (None,) * k
+    if dup:
+        # as the PL/pgSQL engine's max(): the largest non-NULL value (arrays
+        # compared element by element, NULL elements above any number)
+        for promo, cands in promo_vals.items():
+            vals = []
+            for n in range(k):
+                got = [c[n] for c in cands if c is not None]
+                if promo in ("gq", "dp"):
+                    got = [g[0] for g in got if g[0] is not None]
+                    vals.append(max(got) if got else None)
+                else:
+                    vals.append(int_array(max(got, key=_array_order)) if got else None)
+            promo_vals[promo] = vals
+    gq = promo_vals.get("gq", nones)
+    dp = promo_vals.get("dp", nones)
+    ad = promo_vals.get("ad", nones)
+    pl = promo_vals.get("pl", nones)
+    if fmt_parts is None:
+        fmt = nones
+    else:
+        fmt = ["{" + ",".join(p) + "}" for p in fmt_parts]
+    return tuple((gts[n], phased, gq[n], dp[n], ad[n], pl[n], fmt[n]) for n in range(k))
+
+
+def reject(line_no, f):
+    # the first failing check of vcf._ingest_block, in its order
     if len(f) != ncols:
         error(session_id, line_no, "wrong number of columns",
               "The line has %s columns; the #CHROM line has %s." % (len(f), ncols))
@@ -371,150 +520,107 @@ for line in p_data.split("\n"):
         error(session_id, line_no, "POS is not a number between 0 and 2147483647")
     if f[3] == "" or f[4] == "":
         error(session_id, line_no, "empty REF or ALT")
-    if not is_qual(f[5]):
-        error(session_id, line_no, "QUAL is not a number in the range of double precision")
+    error(session_id, line_no, "QUAL is not a number in the range of double precision")
+
+
+session_id = p_session_id
+sample_ids = p_sample_ids or []
+nsamples = len(sample_ids)
+ncols = p_columns
+v_rows = []   # chrom, pos, ref, alt, allele_key
+l_rows = []   # record_no, line_no, line
+r_rows = []   # record_no, alt_no, chrom, pos, allele_key, id, qual, filter, info, alts
+c_rows = []   # gt, phased, gq, dp, ad, pl, fmt, by record, ALT, sample
+by_sample = []
+record_no = p_records_before
+line_no = p_lines_before
+for line in p_data.split("\n"):
+    line_no += 1
+    if line == "":
+        continue
+    f = line.split("\t")
+    if len(f) != ncols or f[0] == "" or not is_pos(f[1]) or f[3] == "" or f[4] == "" \
+            or not is_qual(f[5]):
+        reject(line_no, f)
     record_no += 1
-    n_records += 1
-
-    chrom = f[0]
-    pos = int(f[1])
-    ref = f[3]
-    alts = f[4].split(",")
+    chrom, pos, ref, alts_raw = f[0], int(f[1]), f[3], f[4]
+    alts = alts_raw.split(",")
     k = len(alts)
-    keys = []
-    for alt in alts:
-        akey = sha256((ref + "\t" + alt).encode("utf-8")).digest()
-        keys.append(akey)
-        v_chrom.append(chrom)
-        v_pos.append(pos)
-        v_ref.append(ref)
-        v_alt.append(alt)
-        v_key.append(akey)
-    l_rec.append(record_no)
-    l_line_no.append(line_no)
-    l_line.append(line)
+    l_rows.append((record_no, line_no, line))
 
-    # INFO: one JSON object per ALT row
     info_col = f[7]
     infos = None
-    if info_col != ".":
-        parts_by_alt = None
+    if info_col == ".":
+        pass
+    elif k == 1:
+        members = []
+        for ord_, item in enumerate(info_col.split(";"), 1):
+            fr = memo_info1.get(item)
+            if fr is None:
+                if item == "":
+                    continue
+                nw = len(warn)
+                fr = info_item(line_no, ord_, item, 1)[0] or ""
+                if len(warn) == nw:
+                    memo_info1[item] = fr
+            if fr:
+                members.append(fr)
+        if members:
+            infos = ("{" + ",".join(members) + "}",)
+    else:
+        members = None
         for ord_, item in enumerate(info_col.split(";"), 1):
             if item == "":
                 continue
-            p = item.find("=")
-            if p >= 0:
-                key = item[:p]
-                raw = item[p + 1:]
-                jkey, number, typ, undefined = info_key(key)
-            else:
-                key = item
-                raw = None
-                jkey = info_key(key)[0]
-                undefined = key not in info_defs
-                number, typ = "0", "Flag"
-            texts = field_values(line_no, 0, ord_, key, raw, number, typ, undefined,
-                                 k, None, "INFO/")[0]
-            if parts_by_alt is None:
-                parts_by_alt = [[] for _ in range(k)]
+            mk = (item, k)
+            fr = memo_info.get(mk)
+            if fr is None:
+                nw = len(warn)
+                fr = info_item(line_no, ord_, item, k)
+                if len(warn) == nw:
+                    memo_info[mk] = fr
+            if members is None:
+                members = [[] for _ in range(k)]
             for n in range(k):
-                if texts[n] is not None:
-                    parts_by_alt[n].append(jkey + ":" + texts[n])
-        if parts_by_alt is not None:
-            infos = ["{" + ",".join(pa) + "}" if pa else None for pa in parts_by_alt]
+                if fr[n] is not None:
+                    members[n].append(fr[n])
+        if members is not None:
+            infos = ["{" + ",".join(m) + "}" if m else None for m in members]
+
+    id_, qual, filt = f[2], f[5], f[6]
     for n in range(k):
-        r_rec.append(record_no)
-        r_alt.append(n + 1)
-        r_chrom.append(chrom)
-        r_pos.append(pos)
-        r_key.append(keys[n])
-        r_id.append(f[2])
-        r_qual.append(f[5])
-        r_filter.append(f[6])
-        r_info.append(infos[n] if infos is not None else None)
-        r_alts.append(f[4])
+        akey = sha256((ref + "\t" + alts[n]).encode("utf-8")).digest()
+        v_rows.append((chrom, pos, ref, alts[n], akey))
+        r_rows.append((record_no, n + 1, chrom, pos, akey, id_, qual, filt,
+                       infos[n] if infos is not None else None, alts_raw))
 
-    if nsamples == 0:
-        continue
-
-    # FORMAT and samples: one calls row per ALT and sample
-    fmt_col = f[8]
-    fkeys = fmt_col.split(":") if fmt_col != "" else []
-    gt_at = fkeys.index("GT") if "GT" in fkeys else -1
-    for s in range(1, nsamples + 1):
-        col = f[8 + s]
-        parts = col.split(":") if col != "" else []
-        np_ = len(parts)
-        gt_raw = parts[gt_at] if 0 <= gt_at < np_ else None
-        ploidy = len(gt_split(gt_raw)) if gt_raw else None
-        gq = [None] * k
-        dp = [None] * k
-        ad = [None] * k
-        pl = [None] * k
-        promo_cols = {"gq": gq, "dp": dp, "ad": ad, "pl": pl}
-        fmt_parts = None
-        for j in range(min(np_, len(fkeys))):
-            key = fkeys[j]
-            raw = parts[j]
-            if key == "GT":
-                if raw != "":
-                    for a in gt_split(raw):
-                        if a != "." and not (gt_allele(a) and int(a) <= k):
-                            warn.append((line_no, s, j + 1, "bad_gt", "FORMAT/GT",
-                                         "line %s: sample %s: GT allele is not a number or "
-                                         "names no allele of the record" % (line_no, s)))
-                            break
-                continue
-            jkey, number, typ, undefined, promo = format_key(key)
-            texts, int_rows, all_int = field_values(
-                line_no, s, j + 1, key, raw, number, typ, undefined, k, ploidy, "FORMAT/")
-            if texts[0] is None:
-                continue
-            if promo is not None and all_int:
-                # a key given twice: the last occurrence wins, as in fmt
-                target = promo_cols[promo]
-                for n in range(k):
-                    target[n] = int_rows[n] if int_rows is not None else None
-                continue
-            if fmt_parts is None:
-                fmt_parts = [[] for _ in range(k)]
-            for n in range(k):
-                fmt_parts[n].append(jkey + ":" + texts[n])
-        if gt_raw:
-            phased = "|" in gt_raw
-            alleles = gt_split(gt_raw)
-        else:
-            phased = None
-            alleles = None
-        sid = sample_ids[s - 1]
-        for n in range(1, k + 1):
-            c_rec.append(record_no)
-            c_alt.append(n)
-            c_sid.append(sid)
-            if alleles is not None:
-                gt = []
-                for a in alleles:
-                    if not gt_allele(a):
-                        gt.append(None)
-                    else:
-                        i = int(a)
-                        gt.append(0 if i == 0 else None if i > k else 1 if i == n else 0)
-                c_gt.append(int_array(gt))
+    if nsamples:
+        fmt_col = f[8]
+        plan = memo_plan.get(fmt_col) or format_plan(fmt_col)
+        for s in range(1, nsamples + 1):
+            col = f[8 + s]
+            mk = (fmt_col, k, col)
+            rows = memo_sample.get(mk)
+            if rows is None:
+                nw = len(warn)
+                rows = sample_rows(line_no, s, plan, k, col)
+                if len(warn) == nw:
+                    memo_sample[mk] = rows
+            if k == 1:
+                c_rows.append(rows[0])
             else:
-                c_gt.append(None)
-            c_phased.append(phased)
-            x = gq[n - 1]
-            c_gq.append(x[0] if x is not None else None)
-            x = dp[n - 1]
-            c_dp.append(x[0] if x is not None else None)
-            x = ad[n - 1]
-            c_ad.append(int_array(x) if x is not None else None)
-            x = pl[n - 1]
-            c_pl.append(int_array(x) if x is not None else None)
-            c_fmt.append("{" + ",".join(fmt_parts[n - 1]) + "}" if fmt_parts is not None else None)
+                by_sample.append(rows)
+        if k > 1:
+            for n in range(k):
+                for rows in by_sample:
+                    c_rows.append(rows[n])
+            by_sample.clear()
 
+n_records = record_no - p_records_before
+st["memo_size"] = (sum(len(m) for m in memo_elem.values()) + len(memo_info) + len(memo_info1)
+                   + len(memo_item)
+                   + len(memo_sample) + len(memo_gt))
 if warn:
-    # prepared on first use: the table exists only while vcf._ingest runs
     if "warnings" not in st:
         st["warnings"] = plpy.prepare(st["warnings_sql"],
                                       ["text[]", "bigint[]", "text[]", "text[]"])
@@ -524,12 +630,16 @@ if warn:
 o_variants = 0
 o_calls = 0
 if n_records:
-    plpy.execute(st["variants"], [v_chrom, v_pos, v_ref, v_alt, v_key])
-    plpy.execute(st["record_lines"], [session_id, l_rec, l_line_no, l_line])
-    o_variants = plpy.execute(st["records"], [session_id, r_rec, r_alt, r_chrom, r_pos, r_key,
-                                               r_id, r_qual, r_filter, r_info, r_alts]).nrows()
-    if c_rec:
-        o_calls = plpy.execute(st["calls"], [session_id, c_rec, c_alt, c_sid, c_gt, c_phased,
-                                             c_gq, c_dp, c_ad, c_pl, c_fmt]).nrows()
+    plpy.execute(st["variants"], [list(c) for c in zip(*v_rows)])
+    plpy.execute(st["record_lines"], [session_id] + [list(c) for c in zip(*l_rows)])
+    r_cols = [list(c) for c in zip(*r_rows)]
+    o_variants = plpy.execute(st["records"], [session_id] + r_cols).nrows()
+    if c_rows:
+        # a column with no value at all goes as NULL (unnest pads it);
+        # phased always goes, so that the row count is kept
+        c_cols = [list(c) if i == 1 or c.count(None) != len(c) else None
+                  for i, c in enumerate(zip(*c_rows))]
+        o_calls = plpy.execute(st["calls"], [session_id, r_cols[0], r_cols[1], sample_ids,
+                                             nsamples] + c_cols).nrows()
 return (n_records, o_variants, o_calls)
 $$;

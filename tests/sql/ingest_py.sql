@@ -14,14 +14,14 @@
 --     absent (omitted trailing field, empty sample column), bad_gt;
 --   * promoted GQ/DP/AD/PL, and when they stay in fmt (defined otherwise,
 --     not defined, a non-integer or non-32-bit element); trailing omitted
---     FORMAT fields; fmt NULL when nothing is left;
+--     FORMAT fields; fmt NULL when nothing is left; keys given twice;
 --   * warnings: messages of count_mismatch, undefined_key, bad_value,
 --     bad_gt, ploidy, exactly as the contract writes them;
 --   * VP040: every reason, its message, DETAIL and HINT, file line numbers.
 -- The engine is called directly with made-up session ids (records, calls,
 -- record_lines and variants have no foreign keys); everything is rolled back.
 BEGIN;
-SELECT plan(88);
+SELECT plan(92);
 SET LOCAL client_min_messages = warning;
 
 CREATE TEMPORARY TABLE vcf_ingest_warnings (code text, line_no bigint, field text, message text);
@@ -303,6 +303,16 @@ SELECT results_eq('SELECT * FROM pg_temp.warnings(500, 799)', ARRAY[
     'undefined_key FORMAT/GQ | line 701: FORMAT/GQ is not defined in the header; loaded as String'],
     'bad_value for non-integer elements, none for integers beyond 32 bits; undefined FORMAT keys');
 
+SELECT is(pg_temp.blk(14, ARRAY[
+    'chr5 100 . A C 50 PASS . GT:DP:DP:AD:AD:FT:FT:GT 0/1:57:5:.:1,2:a:b:1/1 1:.:3:1,.:1,2:c'], 2, 1400), '1/1/2',
+    'keys given twice');
+SELECT is(ROW((pg_temp.call(14, 1, 1, 1)).gt, (pg_temp.call(14, 1, 1, 1)).dp, (pg_temp.call(14, 1, 1, 1)).ad,
+              (pg_temp.call(14, 1, 1, 1)).fmt)::text,
+          ROW('{0,1}'::smallint[], 57, '{1,2}'::integer[], '{"FT": "b"}'::jsonb)::text,
+          'a key given twice: GT the first, a promoted column the largest (as max()), fmt the last');
+SELECT is(ROW((pg_temp.call(14, 1, 1, 2)).dp, (pg_temp.call(14, 1, 1, 2)).ad)::text,
+          ROW(3, '{1,NULL}'::integer[])::text, 'max() of arrays: a NULL element sorts above numbers');
+
 -- ------------------------------------------------------------ 8: undefined keys, bad values, Flags
 SELECT is(pg_temp.blk(8, ARRAY[
     'chr8 100 . A C,G 50 PASS XX=1,2;YY;DP=abc;FL=1.2.3;DB=1;AF=0.5,x;GT=0/1;N2=1,%31 GT:ZZ:FT:XA 0/1:a,b:%3B:1,nan 1/1:c',
@@ -370,9 +380,9 @@ SELECT is((pg_temp.err(format('SELECT pg_temp.blk(12, %L, 0, 1200)', ARRAY[l])))
 SELECT is((pg_temp.err(format('SELECT pg_temp.blk(12, %L, 0, 1200)', ARRAY['chr1 1 . A G ' || q || ' PASS .'])))[1:2],
           ARRAY['VP040', 'session 00000000-0000-4000-8000-000000000012: line 1201: QUAL is not a number in the range of double precision'],
           format('VP040: QUAL %L', q))
-  FROM unnest(ARRAY['1e309', '1e-308', 'x', '1.2.3', '_', '1e-99999', 'nanx']) AS q;
+  FROM unnest(ARRAY['1e309', '1e-308', 'x', '1.2.3', '_', '1e-99999', '0e-16384', 'nanx']) AS q;
 SELECT is(pg_temp.blk(12, ARRAY['chr1 1 . A G 1e308 PASS .', 'chr1 2 . A G -1E-307 PASS .',
-                                'chr1 3 . A G +Infinity PASS .', 'chr1 4 . A G -inf PASS .', 'chr1 5 . A G 0e-99999 PASS .'],
+                                'chr1 3 . A G +Infinity PASS .', 'chr1 4 . A G -inf PASS .', 'chr1 5 . A G 0e-16383 PASS .'],
                       0, 1200), '5/5/0', 'QUAL at the limits of double precision, infinities and zero are accepted');
 SELECT is(pg_temp.err(format('SELECT pg_temp.blk(13, %L, 0, 1300)',
           ARRAY['chr1 1 . A G 1 PASS .', 'chr1 x . A G 1 PASS .', 'chr1 1 . A G 1 PASS . x'])),
