@@ -22,7 +22,7 @@ BEGIN
     INSERT INTO pg_temp.vcf_ingest_lines (line_no, record_no, line, f, alts)
     SELECT p_lines_before + t.n,
            p_records_before + row_number() OVER (ORDER BY t.n),
-           t.line, t.f, string_to_array(t.f[5], ',')
+           t.line, t.f, coalesce(string_to_array(t.f[5], ','), '{}')
       FROM (SELECT x.line, x.n, string_to_array(x.line, E'\t') AS f
               FROM string_to_table(rtrim(p_data, E'\n'), E'\n') WITH ORDINALITY AS x(line, n)
              WHERE x.line <> '') AS t;
@@ -128,14 +128,14 @@ BEGIN
                    format('line %s: %s is not defined in the header; loaded as %s', it.line_no,
                           @extschema@._field_name(it.sample, it.key), it.type)
               FROM pg_temp.vcf_ingest_items it
-             WHERE it.undefined AND it.key <> 'GT'
+             WHERE it.undefined AND NOT (it.sample > 0 AND it.key = 'GT')
             UNION ALL
             SELECT 'bad_value', it.line_no, it.sample, it.ord, @extschema@._field_name(it.sample, it.key),
                    format('line %s: %s%s has a value that is not a valid %s', it.line_no,
                           CASE WHEN it.sample > 0 THEN format('sample %s: ', it.sample) ELSE '' END,
                           @extschema@._field_name(it.sample, it.key), it.type)
               FROM pg_temp.vcf_ingest_items it
-             WHERE it.key <> 'GT'
+             WHERE NOT (it.sample > 0 AND it.key = 'GT')
                AND ((it.type = 'Flag' AND it.raw IS NOT NULL)
                     OR (it.type IN ('Integer', 'Float') AND it.raw IS NOT NULL
                         AND EXISTS (SELECT 1 FROM unnest(CASE WHEN it.number IN ('0', '1') THEN ARRAY[it.raw]
@@ -230,8 +230,11 @@ BEGIN
           FROM pg_temp.vcf_ingest_lines l
          CROSS JOIN LATERAL unnest(l.alts) WITH ORDINALITY AS a(alt, n)
          CROSS JOIN generate_series(1, v_nsamples) AS s(i)
-          LEFT JOIN pg_temp.vcf_ingest_items g
-            ON g.record_no = l.record_no AND g.sample = s.i AND g.key = 'GT'
+          LEFT JOIN (SELECT DISTINCT ON (x.record_no, x.sample) x.record_no, x.sample, x.raw
+                       FROM pg_temp.vcf_ingest_items x
+                      WHERE x.sample > 0 AND x.key = 'GT'
+                      ORDER BY x.record_no, x.sample, x.ord) AS g  -- the first GT, if named twice
+            ON g.record_no = l.record_no AND g.sample = s.i
           LEFT JOIN (SELECT fv.record_no, fv.alt_no, fv.sample,
                             max(fv.ints[1]) FILTER (WHERE fv.promoted = 'gq') AS gq,
                             max(fv.ints[1]) FILTER (WHERE fv.promoted = 'dp') AS dp,
