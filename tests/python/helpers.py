@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import uuid
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,12 @@ def staging_key(conn: psycopg.Connection[Any], home: Path, session_id: uuid.UUID
         uuid.UUID(str(row[0])),
         {"session_id": str(session_id)},
     )
+
+
+def same_rows(a: Any, b: Any) -> bool:
+    """Equality of fetched rows in which NaN equals NaN (a QUAL of nan loads as NaN)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(same_rows(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)

@@ -15,12 +15,13 @@ end: each is a PL/pgSQL behaviour that docs/vcf-semantics.md contradicts.
 from __future__ import annotations
 
 import json
-import math
 import random
 from typing import Any
 
 import psycopg
 import pytest
+
+from helpers import same_rows
 
 SESSION = "00000000-0000-4000-8000-00000000e1e1"
 TYPES = ["Integer", "Float", "Flag", "Character", "String"]
@@ -264,14 +265,6 @@ def _run(
     return out
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
-
-
 def _assert_agree(
     conn: psycopg.Connection[Any], data: str, samples: int, fields: dict[str, Any]
 ) -> dict[str, Any]:
@@ -281,7 +274,7 @@ def _assert_agree(
     for name in py:
         assert len(py[name]) == len(pg[name]), name
         for a, b in zip(py[name], pg[name], strict=True):
-            assert _same(a, b), (name, a, b)
+            assert same_rows(a, b), (name, a, b)
     return py
 
 

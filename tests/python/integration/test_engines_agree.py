@@ -8,7 +8,6 @@ and the warnings, must be equal.
 
 from __future__ import annotations
 
-import math
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from test_corpus import CORPUS_FILES
 
 from conftest import DATA
-from helpers import phi_key, staging_key
+from helpers import phi_key, same_rows, staging_key
 from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.keys.registry import unlock
 from vcf_pg_loader.staging import stage_file
@@ -80,15 +79,6 @@ def _ingest_rows(
     return out
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equality in which NaN equals NaN (a QUAL of nan loads as NaN in both)."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
-
-
 def _plpython_installed(conn: psycopg.Connection[Any]) -> bool:
     row = conn.execute("SELECT to_regproc('vcf._ingest_block_py') IS NOT NULL").fetchone()
     return bool(row and row[0])
@@ -112,6 +102,6 @@ def test_engines_write_identical_rows(
         for name in QUERIES:
             assert len(py[name]) == len(pg[name]), (path.name, name)
             for a, b in zip(py[name], pg[name], strict=True):
-                assert _same(a, b), (path.name, name, a, b)
+                assert same_rows(a, b), (path.name, name, a, b)
         assert py["records"] or path.name == "empty.vcf.gz", path.name
         conn.execute("SELECT vcf.session_purge(%s)", (staged.session_id,))
