@@ -63,18 +63,35 @@ def _may_unlock(conn: psycopg.Connection[Any]) -> bool:
     return bool(row and row[0])
 
 
-def reveal_sample(
-    conn: psycopg.Connection[Any], provider: KeyProvider, sample_id: int, reason: str
-) -> str:
-    """The plaintext name of one sample (vcf.reveal_sample, audited)."""
-    keys = _phi_keys(conn, provider, active_only=False) if _may_unlock(conn) else []
+def _with_phi_keys(
+    conn: psycopg.Connection[Any],
+    provider: KeyProvider,
+    active_only: bool,
+    query: str,
+    params: tuple[Any, ...],
+) -> tuple[Any, ...] | None:
+    """Run one audited PHI function with the PHI keys unlocked in its transaction.
+
+    Keys are unlocked only when the caller may; otherwise the function is
+    still called, so that its refusal is audited.
+    """
+    keys = _phi_keys(conn, provider, active_only=active_only) if _may_unlock(conn) else []
     try:
         with conn.transaction():
             for key in keys:
                 unlock(conn, key)
-            row = conn.execute("SELECT vcf.reveal_sample(%s, %s)", (sample_id, reason)).fetchone()
+            return conn.execute(query, params).fetchone()
     except psycopg.Error as exc:
         raise _error(exc) from None
+
+
+def reveal_sample(
+    conn: psycopg.Connection[Any], provider: KeyProvider, sample_id: int, reason: str
+) -> str:
+    """The plaintext name of one sample (vcf.reveal_sample, audited)."""
+    row = _with_phi_keys(
+        conn, provider, False, "SELECT vcf.reveal_sample(%s, %s)", (sample_id, reason)
+    )
     assert row is not None
     return str(row[0])
 
@@ -83,14 +100,7 @@ def find_sample(
     conn: psycopg.Connection[Any], provider: KeyProvider, name: str, reason: str | None
 ) -> int | None:
     """The sample id of a name through the blind index, or None (vcf.find_sample, audited)."""
-    keys = _phi_keys(conn, provider, active_only=True) if _may_unlock(conn) else []
-    try:
-        with conn.transaction():
-            for key in keys:
-                unlock(conn, key)
-            row = conn.execute("SELECT vcf.find_sample(%s, %s)", (name, reason)).fetchone()
-    except psycopg.Error as exc:
-        raise _error(exc) from None
+    row = _with_phi_keys(conn, provider, True, "SELECT vcf.find_sample(%s, %s)", (name, reason))
     return None if row is None or row[0] is None else int(row[0])
 
 
