@@ -51,6 +51,7 @@ BEGIN
         ('vcf_key_admin',  'function', 'active_phi_key_id', 'EXECUTE'),
         ('vcf_key_admin',  'function', 'rotate%',           'EXECUTE'),         -- key rotation functions
         ('vcf_key_admin',  'function', 'rewrap%',           'EXECUTE'),         -- KEK rewrapping functions
+        ('vcf_key_admin',  'function', 'key_destroy',       'EXECUTE'),         -- crypto-shredding of retired keys
         ('vcf_key_admin',  'table',    'data_keys',         'SELECT'),
         ('vcf_key_admin',  'table',    'sessions',          'SELECT (session_id, state, staging_key_id, created_at, finished_at)'),
         ('vcf_auditor',    'schema',   NULL,                'USAGE'),

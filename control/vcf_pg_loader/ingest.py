@@ -45,6 +45,17 @@ def _error_for(sqlstate: str | None, message: str) -> VcfPgError:
     return DatabaseError(message)
 
 
+def _phi_keys_in_use(conn: psycopg.Connection[Any], active: uuid.UUID) -> list[uuid.UUID]:
+    """The active PHI key, and the retiring one while a rotation is in progress.
+
+    Names not yet moved by the rotation are matched under the retiring key.
+    """
+    row = conn.execute(
+        "SELECT key_id FROM vcf.data_keys WHERE purpose = 'phi' AND state = 'retiring'"
+    ).fetchone()
+    return [active] if row is None else [active, uuid.UUID(str(row[0]))]
+
+
 def ingest_session(
     conn: psycopg.Connection[Any],
     provider: KeyProvider,
@@ -70,11 +81,12 @@ def ingest_session(
     staging_key = load_data_key(
         conn, provider, uuid.UUID(str(staging_key_id)), {"session_id": str(session_id)}
     )
-    phi_key = load_data_key(conn, provider, phi_key_id)
+    phi_keys = [load_data_key(conn, provider, k) for k in _phi_keys_in_use(conn, phi_key_id)]
     try:
         with conn.transaction():
             unlock(conn, staging_key)
-            unlock(conn, phi_key)
+            for phi_key in phi_keys:
+                unlock(conn, phi_key)
             result = conn.execute(
                 "SELECT session_id, records, variants, calls, samples, state"
                 " FROM vcf.vcf_ingest(%s, engine => %s, strict => %s)",

@@ -58,7 +58,10 @@ BEGIN
     END IF;
 
     v_staging_key := @extschema@._unlocked_key(v_session.staging_key_id);
-    v_phi_key_id := @extschema@.active_phi_key_id();
+    -- FOR SHARE until commit: a rotation cannot begin (retire this key)
+    -- while this ingest writes values under it.
+    SELECT k.key_id INTO v_phi_key_id FROM @extschema@.data_keys k
+     WHERE k.purpose = 'phi' AND k.state = 'active' FOR SHARE;
     IF v_phi_key_id IS NULL THEN
         RAISE EXCEPTION 'there is no active PHI key'
             USING ERRCODE = 'VP006', HINT = 'Create one with "vcfctl keys init".';

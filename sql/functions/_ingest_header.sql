@@ -12,11 +12,13 @@ DECLARE
     v_blind   bytea;
     v_id      bigint;
     v_dup     record;
+    v_retiring_key bytea;
 BEGIN
     -- Checks the header of a session being ingested, stores it encrypted
     -- under the PHI key, and maps its sample columns to pseudonymous sample
     -- ids through the blind index (creating samples seen for the first
-    -- time, names encrypted with the sample id as associated data). Returns
+    -- time, names encrypted with the sample id as associated data; during a
+    -- key rotation names are looked up under the retiring key too). Returns
     -- the INFO and FORMAT definitions (ID, Number, Type; the first wins) as
     -- {"INFO": {id: {"number": .., "type": ..}}, "FORMAT": {..}}.
     -- Raises VP030-VP033 for file-level faults; messages carry no PHI.
@@ -65,10 +67,20 @@ BEGIN
     -- every header line counts, blank ones too, so data line numbers are the file's
     o_header_lines := length(p_header) - length(replace(p_header, E'\n', ''));
     o_sample_ids := '{}';
+    IF o_columns > 9 THEN
+        -- a rotation in progress: that key must be unlocked too (vcfctl does it)
+        SELECT @extschema@._unlocked_key(k.key_id) INTO v_retiring_key
+          FROM @extschema@.data_keys k WHERE k.purpose = 'phi' AND k.state = 'retiring';
+    END IF;
     FOR i IN 10 .. o_columns LOOP
         v_name := v_columns[i];
         v_blind := @extschema@._blind_index(p_phi_key, v_name);
         SELECT s.sample_id INTO v_id FROM @extschema@.samples s WHERE s.blind_index = v_blind;
+        IF NOT FOUND AND v_retiring_key IS NOT NULL THEN
+            -- during a rotation, a name not yet moved has its index under the old key
+            SELECT s.sample_id INTO v_id FROM @extschema@.samples s
+             WHERE s.blind_index = @extschema@._blind_index(v_retiring_key, v_name);
+        END IF;
         IF NOT FOUND THEN
             v_id := nextval(pg_get_serial_sequence('@extschema@.samples', 'sample_id'));
             INSERT INTO @extschema@.samples (sample_id, name_enc, blind_index)

@@ -7,11 +7,12 @@ DECLARE
     v_actor  name := @extschema@._audit_actor();
     v_reason text := nullif(left(btrim(p_reason), 500), '');
     v_key_id uuid;
-    v_key    text;
+    v_key    bytea;
     v_id     bigint;
+    v_retiring uuid;
 BEGIN
     -- The sample id of a name, through the blind index under the active PHI
-    -- key (no decryption), for members of vcf_phi_reader only. Every lookup,
+    -- key (and the retiring one during a rotation; no decryption), for members of vcf_phi_reader only. Every lookup,
     -- found, not found or refused, is audited ('find') in an autonomous
     -- transaction before the result is returned; the audit row holds the
     -- result (target = sample id, details.result), never the name.
@@ -32,17 +33,24 @@ BEGIN
         RAISE EXCEPTION 'there is no active PHI key'
             USING ERRCODE = 'VP006', HINT = 'Create one with "vcfctl keys init".';
     END IF;
-    v_key := current_setting(@extschema@._key_setting(v_key_id), true);
-    IF v_key IS NULL OR v_key = '' THEN
-        PERFORM @extschema@._audit_autonomous_try('find', NULL, false,
-            jsonb_strip_nulls(jsonb_build_object('refused', 'key not unlocked', 'key_id', v_key_id,
-                                                 'reason', v_reason)));
-        RAISE EXCEPTION 'data key % is not unlocked in this transaction', v_key_id
-            USING ERRCODE = 'VP004',
-                  HINT = 'Call vcf.unlock(key_id, key) in the same transaction first (vcfctl samples find does this).';
-    END IF;
-    SELECT s.sample_id INTO v_id FROM @extschema@.samples s
-     WHERE s.blind_index = @extschema@._blind_index(decode(v_key, 'hex'), p_name);
+    -- During a rotation a name not yet moved is indexed under the retiring key.
+    SELECT k.key_id INTO v_retiring FROM @extschema@.data_keys k
+     WHERE k.purpose = 'phi' AND k.state = 'retiring';
+    FOREACH v_key_id IN ARRAY array_remove(ARRAY[v_key_id, v_retiring], NULL) LOOP
+        v_key := @extschema@._try_unlocked_key(v_key_id);
+        IF v_key IS NULL THEN
+            PERFORM @extschema@._audit_autonomous_try('find', NULL, false,
+                jsonb_strip_nulls(jsonb_build_object('refused', 'key not unlocked', 'key_id', v_key_id,
+                                                     'reason', v_reason)));
+            RAISE EXCEPTION 'data key % is not unlocked in this transaction', v_key_id
+                USING ERRCODE = 'VP004',
+                      HINT = 'Call vcf.unlock(key_id, key) in the same transaction first (vcfctl samples find does this).';
+        END IF;
+        SELECT s.sample_id INTO v_id FROM @extschema@.samples s
+         WHERE s.blind_index = @extschema@._blind_index(v_key, p_name);
+        EXIT WHEN v_id IS NOT NULL;
+    END LOOP;
+    v_key_id := @extschema@.active_phi_key_id();
     PERFORM @extschema@._audit_autonomous('find', v_id::text, true,
         jsonb_strip_nulls(jsonb_build_object(
             'result', CASE WHEN v_id IS NULL THEN 'not found' ELSE 'found' END,

@@ -9,7 +9,7 @@ DECLARE
     v_target text := p_sample_id::text;
     v_enc    bytea;
     v_key_id uuid;
-    v_key    text;
+    v_key    bytea;
     v_name   bytea;
 BEGIN
     -- Returns a sample's plaintext name, to members of vcf_phi_reader only,
@@ -46,15 +46,15 @@ BEGIN
             USING ERRCODE = 'VP071', HINT = 'Sample ids are in vcf.samples and vcf.session_samples.';
     END IF;
     v_key_id := @extschema@._blob_key_id(v_enc);
-    v_key := current_setting(@extschema@._key_setting(v_key_id), true);
-    IF v_key IS NULL OR v_key = '' THEN
+    v_key := @extschema@._try_unlocked_key(v_key_id);
+    IF v_key IS NULL THEN
         PERFORM @extschema@._audit_autonomous_try('reveal', v_target, false,
             jsonb_build_object('refused', 'key not unlocked', 'key_id', v_key_id, 'reason', v_reason));
         RAISE EXCEPTION 'data key % is not unlocked in this transaction', v_key_id
             USING ERRCODE = 'VP004',
                   HINT = 'Call vcf.unlock(key_id, key) in the same transaction first (vcfctl samples reveal does this).';
     END IF;
-    v_name := @extschema@._open(decode(v_key, 'hex'), v_enc, format('vcf.samples.name:%s', p_sample_id));
+    v_name := @extschema@._open(v_key, v_enc, format('vcf.samples.name:%s', p_sample_id));
     IF v_name IS NULL THEN
         PERFORM @extschema@._audit_autonomous_try('reveal', v_target, false,
             jsonb_build_object('refused', 'name does not decrypt', 'key_id', v_key_id, 'reason', v_reason));

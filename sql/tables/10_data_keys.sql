@@ -1,5 +1,8 @@
 -- Wrapped data keys. A plaintext key is never stored: only the provider's
 -- wrapped form, and only until the key is destroyed (crypto-shredding).
+-- A PHI key's life: active (new values) -> retiring (a rotation is moving its
+-- values to the new active key; still read) -> retired (no value uses it) ->
+-- destroyed.
 CREATE TABLE @extschema@.data_keys (
     key_id             uuid        PRIMARY KEY,
     purpose            text        NOT NULL
@@ -12,7 +15,7 @@ CREATE TABLE @extschema@.data_keys (
     key_check          bytea       NOT NULL
         CONSTRAINT data_keys_key_check_is_16_bytes CHECK (length(key_check) = 16),
     state              text        NOT NULL DEFAULT 'active'
-        CONSTRAINT data_keys_state_known CHECK (state IN ('active', 'retired', 'destroyed')),
+        CONSTRAINT data_keys_state_known CHECK (state IN ('active', 'retiring', 'retired', 'destroyed')),
     created_at         timestamptz NOT NULL DEFAULT clock_timestamp(),
     retired_at         timestamptz,
     destroyed_at       timestamptz,
@@ -21,6 +24,8 @@ CREATE TABLE @extschema@.data_keys (
 );
 CREATE UNIQUE INDEX data_keys_one_active_phi_key
     ON @extschema@.data_keys (purpose) WHERE purpose = 'phi' AND state = 'active';
+CREATE UNIQUE INDEX data_keys_one_retiring_phi_key
+    ON @extschema@.data_keys (purpose) WHERE purpose = 'phi' AND state = 'retiring';
 COMMENT ON TABLE @extschema@.data_keys IS 'Wrapped data keys (never plaintext); destroyed keys keep their row without key material';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.data_keys', '');
 

@@ -9,6 +9,8 @@ CREATE TABLE @extschema@.samples (
         CONSTRAINT samples_blind_index_is_32_bytes CHECK (length(blind_index) = 32),
     created_at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+-- Which key each name is under (bytes 2-17 of the ciphertext), for rotation.
+CREATE INDEX samples_name_key_id ON @extschema@.samples (substr(name_enc, 2, 16));
 COMMENT ON TABLE @extschema@.samples IS 'Pseudonymous sample ids; names only encrypted and blind-indexed';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.samples', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.samples_sample_id_seq', '');

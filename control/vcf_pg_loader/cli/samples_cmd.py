@@ -47,7 +47,7 @@ def _phi_keys(
         rows = conn.execute(
             "SELECT key_id FROM vcf.data_keys WHERE purpose = 'phi' AND state = ANY(%s)"
             " ORDER BY state = 'active' DESC, created_at DESC",
-            (["active"] if active_only else ["active", "retired"],),
+            (["active", "retiring"] if active_only else ["active", "retiring", "retired"],),
         ).fetchall()
     except psycopg.errors.InsufficientPrivilege:
         return []
