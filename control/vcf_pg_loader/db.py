@@ -16,6 +16,8 @@ from . import EXTENSION_VERSION
 from .config import Settings
 from .embedded import EmbeddedCluster
 from .errors import DatabaseError, VcfPgError
+from .keys.provider import KeyProvider
+from .keys.providers import ProviderSet
 
 _LOCAL_HOSTS = {"localhost", ""}
 
@@ -29,10 +31,18 @@ def _is_local(host: str) -> bool:
         return False
 
 
-def connection_params(settings: Settings) -> dict[str, Any]:
-    """libpq parameters for the configured database (no secrets from the URL)."""
+def connection_params(settings: Settings, providers: KeyProvider | None = None) -> dict[str, Any]:
+    """libpq parameters for the configured database (no secrets from the URL).
+
+    The embedded cluster is bootstrapped on first use, its first PHI key
+    wrapped by providers (default: the configured provider).
+    """
     if settings.db_url is None:
-        cluster = EmbeddedCluster(settings.home, settings.master_key_path)
+        cluster = EmbeddedCluster(
+            settings.home,
+            settings.master_key_path,
+            providers=providers or ProviderSet(settings),
+        )
         return {"conninfo": cluster.ensure_ready()}
     try:
         parsed = conninfo_to_dict(settings.db_url)
@@ -62,9 +72,9 @@ def connection_params(settings: Settings) -> dict[str, Any]:
     return params
 
 
-def connect(settings: Settings) -> psycopg.Connection[Any]:
+def connect(settings: Settings, providers: KeyProvider | None = None) -> psycopg.Connection[Any]:
     """Open a connection and check that the extension is there at our version."""
-    params = connection_params(settings)
+    params = connection_params(settings, providers)
     try:
         conn = psycopg.connect(**params, autocommit=True)
     except psycopg.OperationalError as exc:

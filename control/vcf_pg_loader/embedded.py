@@ -4,7 +4,8 @@ Unix socket only (no TCP), started on demand and left running. PostgreSQL
 refuses to run as root, so when vcfctl runs as root the server runs as an
 unprivileged OS user (VCF_PG_LOADER_SERVER_USER, default ``postgres``) and its
 files live where that user can reach them (/var/lib/vcf-pg-loader/clusters/),
-one directory per home. The home keeps the local master key (mode 0600).
+one directory per home. The home keeps the local master key (mode 0600) when
+the key provider is `local`; with another provider no master key file is made.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from . import EXTENSION_VERSION
+from .config import Settings
 from .errors import DatabaseError, VcfPgError
-from .keys.local import LocalMasterKey, create_master_key
+from .keys.local import create_master_key
+from .keys.provider import KeyProvider
+from .keys.providers import ProviderSet
 from .keys.registry import init_phi_key
 
 DATABASE = "vcf"
@@ -79,7 +83,14 @@ def server_user() -> ServerUser:
 class EmbeddedCluster:
     """One private cluster, owned by one home directory."""
 
-    def __init__(self, home: Path, master_key_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        master_key_file: Path | None = None,
+        *,
+        providers: KeyProvider | None = None,
+    ) -> None:
+        """providers: what wraps the first PHI key (default: the local master key file)."""
         self.home = home.expanduser().resolve()
         self.user = server_user()
         if os.geteuid() == 0:
@@ -91,6 +102,9 @@ class EmbeddedCluster:
         self.socket_dir = self.root / "run"
         self.log_file = self.root / "log" / "postgresql.log"
         self.master_key_file = master_key_file or self.home / "master.key"
+        self._providers = providers or ProviderSet(
+            Settings(home=self.home, master_key_file=self.master_key_file)
+        )
         self._bindir = pg_bindir()
 
     # -- processes -------------------------------------------------------
@@ -266,19 +280,31 @@ class EmbeddedCluster:
                     f"vcfctl needs {EXTENSION_VERSION}",
                     hint="Run 'make setup', then ALTER EXTENSION vcf_pg_loader UPDATE.",
                 )
-            if not self.master_key_file.exists():
-                wrapped_by = conn.execute(
-                    "SELECT kek_id FROM vcf.data_keys WHERE purpose = 'phi' AND state = 'active'"
-                ).fetchone()
-                if wrapped_by is not None:
-                    raise VcfPgError(
-                        f"master key file {self.master_key_file} is missing, and this "
-                        f"cluster's PHI key is wrapped by {wrapped_by[0]}",
-                        hint="Restore the master key file (or set VCF_PG_LOADER_MASTER_KEY_FILE);"
-                        " without it the encrypted data cannot be read.",
-                    )
+            if self._providers.name == "local" and not self.master_key_file.exists():
+                self._refuse_new_master_key(conn)
                 create_master_key(self.master_key_file)
-            init_phi_key(conn, LocalMasterKey(self.master_key_file))
+            init_phi_key(conn, self._providers)
+
+    def _refuse_new_master_key(self, conn: psycopg.Connection[Any]) -> None:
+        """A PHI key exists: a new master key would hide that the old one is lost."""
+        row = conn.execute(
+            "SELECT provider, kek_id FROM vcf.data_keys WHERE purpose = 'phi' AND state = 'active'"
+        ).fetchone()
+        if row is None:
+            return
+        if row[0] == "local":
+            raise VcfPgError(
+                f"master key file {self.master_key_file} is missing, and this "
+                f"cluster's PHI key is wrapped by {row[1]}",
+                hint="Restore the master key file (or set VCF_PG_LOADER_MASTER_KEY_FILE);"
+                " without it the encrypted data cannot be read.",
+            )
+        raise VcfPgError(
+            f"the key provider is local but master key file {self.master_key_file} is "
+            f"missing, and this cluster's PHI key is wrapped by {row[0]} ({row[1]})",
+            hint="Configure that provider (VCF_PG_LOADER_KMS_KEY_ID or --kms-key-id for "
+            "aws-kms, VCF_PG_LOADER_PHI_KEY for env).",
+        )
 
     def status(self) -> dict[str, Any]:
         running = self.running()

@@ -25,8 +25,7 @@ from rich.table import Table
 
 from ..config import Settings, load_settings
 from ..db import connect
-from ..keys.local import LocalMasterKey
-from ..keys.provider import KeyProvider
+from ..keys.providers import ProviderSet
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,19 +37,26 @@ stdout = Console(width=None if sys.stdout.isatty() else 200)
 class AppContext:
     db_url: str | None = None
     home: Path | None = None
+    kms_key_id: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
+    _providers: ProviderSet | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(db_url=self.db_url, home=self.home)
+            self._settings = load_settings(
+                db_url=self.db_url, home=self.home, kms_key_id=self.kms_key_id
+            )
         return self._settings
 
     def connect(self) -> psycopg.Connection[Any]:
-        return connect(self.settings)
+        return connect(self.settings, self.provider())
 
-    def provider(self) -> KeyProvider:
-        return LocalMasterKey(self.settings.master_key_path)
+    def provider(self) -> ProviderSet:
+        """Generates with the configured provider, unwraps with each key's own."""
+        if self._providers is None:
+            self._providers = ProviderSet(self.settings)
+        return self._providers
 
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)

@@ -17,7 +17,9 @@ def _cluster(app: AppContext) -> EmbeddedCluster:
             "'vcfctl db' manages the embedded cluster; a database is configured "
             "(--db or VCF_PG_LOADER_DB_URL)"
         )
-    return EmbeddedCluster(app.settings.home, app.settings.master_key_path)
+    return EmbeddedCluster(
+        app.settings.home, app.settings.master_key_path, providers=app.provider()
+    )
 
 
 @click.group(name="db")

@@ -103,6 +103,8 @@ def _already(file: str, error: AlreadyLoaded) -> dict[str, Any]:
 
 def _failure(file: str, session_id: uuid.UUID | None, error: VcfPgError) -> dict[str, Any]:
     click.echo(f"vcfctl: error: {error.message}", err=True)
+    if error.hint:
+        click.echo(f"hint: {error.hint}", err=True)
     entry = _entry(file, session_id, "failed" if session_id else "rejected")
     entry.update(error=error.message, exit_code=error.exit_code)
     return entry

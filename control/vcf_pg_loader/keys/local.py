@@ -7,21 +7,14 @@ to another purpose or session does not unwrap.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import stat
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from ..crypto import KEY_BYTES
 from ..errors import KeyError_
-from .provider import WrappedKey, canonical_context
+from .symmetric import KEK_BYTES, SymmetricKek
 
-MASTER_KEY_BYTES = 32
-_WRAP_VERSION = b"\x01"
+MASTER_KEY_BYTES = KEK_BYTES
 
 
 def create_master_key(path: Path) -> None:
@@ -37,14 +30,16 @@ def create_master_key(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-class LocalMasterKey:
+class LocalMasterKey(SymmetricKek):
     """Key provider backed by a local master key file (mode 0600)."""
 
     name = "local"
+    _what = "master key"
+    _hint = "Point VCF_PG_LOADER_MASTER_KEY_FILE at the master key that wrapped it."
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._key = self._read(path)
+        super().__init__(self._read(path))
 
     @staticmethod
     def _read(path: Path) -> bytes:
@@ -52,9 +47,10 @@ class LocalMasterKey:
             st = path.stat()
         except FileNotFoundError:
             raise KeyError_(
-                f"master key file {path} does not exist",
-                hint="The embedded default creates it; for your own database run "
-                "'vcfctl keys init' or set VCF_PG_LOADER_MASTER_KEY_FILE.",
+                f"master key file {path} does not exist (for your own database:"
+                " 'vcfctl keys init')",
+                hint="The embedded cluster creates it on first use; or point "
+                "VCF_PG_LOADER_MASTER_KEY_FILE at yours, or use another key provider.",
             ) from None
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise KeyError_(
@@ -69,34 +65,3 @@ class LocalMasterKey:
 
     def __repr__(self) -> str:
         return f"LocalMasterKey(path={str(self._path)!r}, key=<redacted>)"
-
-    @property
-    def kek_id(self) -> str:
-        digest = hmac.new(self._key, b"vcf-pg-loader kek id", hashlib.sha256).hexdigest()
-        return f"local:{digest[:16]}"
-
-    def generate(self, context: dict[str, str]) -> tuple[bytes, WrappedKey]:
-        material = os.urandom(KEY_BYTES)
-        nonce = os.urandom(12)
-        sealed = AESGCM(self._key).encrypt(nonce, material, canonical_context(context))
-        return material, WrappedKey(self.name, self.kek_id, _WRAP_VERSION + nonce + sealed, context)
-
-    def unwrap(self, wrapped: WrappedKey) -> bytes:
-        if wrapped.provider != self.name:
-            raise KeyError_(f"key was wrapped by provider {wrapped.provider!r}, not 'local'")
-        if wrapped.kek_id != self.kek_id:
-            raise KeyError_(
-                f"key was wrapped by master key {wrapped.kek_id}, this file is {self.kek_id}",
-                hint="Point VCF_PG_LOADER_MASTER_KEY_FILE at the master key that wrapped it.",
-            )
-        blob = wrapped.wrapped
-        if blob[:1] != _WRAP_VERSION or len(blob) != 1 + 12 + KEY_BYTES + 16:
-            raise KeyError_("wrapped key is malformed")
-        try:
-            return AESGCM(self._key).decrypt(
-                blob[1:13], blob[13:], canonical_context(wrapped.context)
-            )
-        except InvalidTag:
-            raise KeyError_(
-                "wrapped key does not unwrap under this master key and encryption context"
-            ) from None

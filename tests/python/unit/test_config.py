@@ -66,3 +66,75 @@ def test_local_host_prefers_tls_and_mode_overrides(tmp_path: Path) -> None:
     )
     params = connection_params(s)
     assert params["sslmode"] == "verify-ca" and params["sslrootcert"] == str(ca)
+
+
+PHI_KEY = "q83vASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4k="  # base64 of 32 bytes
+
+
+@pytest.mark.parametrize(
+    ("env", "flag", "provider"),
+    [
+        ({}, None, "local"),
+        ({"VCF_PG_LOADER_KMS_KEY_ID": "alias/vcf"}, None, "aws-kms"),
+        ({}, "alias/vcf", "aws-kms"),
+        ({"VCF_PG_LOADER_PHI_KEY": PHI_KEY}, None, "env"),
+        (
+            {"VCF_PG_LOADER_PHI_KEY": PHI_KEY, "VCF_PG_LOADER_KMS_KEY_ID": "alias/vcf"},
+            None,
+            "aws-kms",
+        ),
+        (
+            {"VCF_PG_LOADER_KMS_KEY_ID": "alias/vcf", "VCF_PG_LOADER_KEY_PROVIDER": "local"},
+            None,
+            "local",
+        ),
+        ({"VCF_PG_LOADER_PHI_KEY": PHI_KEY, "VCF_PG_LOADER_KEY_PROVIDER": "local"}, None, "local"),
+        ({"VCF_PG_LOADER_KEY_PROVIDER": "env", "VCF_PG_LOADER_PHI_KEY": PHI_KEY}, "k", "env"),
+    ],
+)
+def test_default_key_provider(env: dict[str, str], flag: str | None, provider: str) -> None:
+    s = load_settings(kms_key_id=flag, environ=env)
+    assert s.key_provider == provider
+
+
+def test_kms_key_id_flag_beats_environment() -> None:
+    env = {"VCF_PG_LOADER_KMS_KEY_ID": "alias/from-env"}
+    assert load_settings(environ=env).kms_key_id == "alias/from-env"
+    assert load_settings(kms_key_id="alias/from-flag", environ=env).kms_key_id == "alias/from-flag"
+    assert "alias/from-flag" in repr(load_settings(kms_key_id="alias/from-flag", environ={}))
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"VCF_PG_LOADER_KEY_PROVIDER": "aws-kms"}, "KEY_PROVIDER=aws-kms needs a KMS key"),
+        ({"VCF_PG_LOADER_KEY_PROVIDER": "env"}, "KEY_PROVIDER=env needs VCF_PG_LOADER_PHI_KEY"),
+        ({"VCF_PG_LOADER_KEY_PROVIDER": "vault"}, "'vault' is not one of local, aws-kms, env"),
+    ],
+)
+def test_key_provider_problems(env: dict[str, str], message: str) -> None:
+    with pytest.raises(VcfPgError, match=message):
+        load_settings(environ=env)
+
+
+def test_phi_key_hidden_from_repr() -> None:
+    s = load_settings(environ={"VCF_PG_LOADER_PHI_KEY": PHI_KEY})
+    assert s.phi_key == PHI_KEY
+    assert PHI_KEY not in repr(s) and PHI_KEY not in str(s) and "phi_key=<set>" in repr(s)
+    assert PHI_KEY[:12] not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("hunter2-is-not-base64!", "VCF_PG_LOADER_PHI_KEY is not valid base64"),
+        ("aHVudGVyMi1zZWNyZXQ=", "VCF_PG_LOADER_PHI_KEY decodes to 14 bytes, not 32 or 64"),
+    ],
+)
+def test_bad_phi_key_reported_with_other_problems_never_echoed(value: str, message: str) -> None:
+    env = {"VCF_PG_LOADER_PHI_KEY": value, "VCF_PG_LOADER_TLS_MODE": "sometimes"}
+    with pytest.raises(VcfPgError) as err:
+        load_settings(environ=env)
+    text = f"{err.value} {err.value.hint}"
+    assert message in text and "TLS_MODE" in text
+    assert value not in text and "hunter2" not in text
