@@ -12,7 +12,9 @@ from ..errors import EXIT_FAILURE, VcfPgError
 from .audit_cmd import audit_group
 from .common import AppContext
 from .db_cmd import db_group
+from .doctor_cmd import doctor
 from .keys_cmd import keys_group
+from .keys_rotate_cmd import destroy_cmd, rotate_cmd
 from .load_cmd import ingest, load, stage
 from .roles_cmd import roles_group
 from .samples_cmd import samples_group
@@ -34,14 +36,20 @@ from .sessions_cmd import sessions_group
     help="Home of the embedded cluster and local master key "
     "(default: VCF_PG_LOADER_HOME, else ~/.local/share/vcf-pg-loader).",
 )
+@click.option(
+    "--kms-key-id",
+    metavar="KEY",
+    help="AWS KMS key (id, ARN or alias/NAME) that wraps new data keys; selects the "
+    "aws-kms provider. Default: VCF_PG_LOADER_KMS_KEY_ID.",
+)
 @click.pass_context
-def cli(ctx: click.Context, db_url: str | None, home: Path | None) -> None:
+def cli(ctx: click.Context, db_url: str | None, home: Path | None, kms_key_id: str | None) -> None:
     """Load VCF files carrying PHI into PostgreSQL, encrypted, with an audit trail.
 
     With no database configured, vcfctl uses a private embedded PostgreSQL
     cluster in its home directory (Unix socket only).
     """
-    ctx.obj = AppContext(db_url=db_url, home=home)
+    ctx.obj = AppContext(db_url=db_url, home=home, kms_key_id=kms_key_id)
 
 
 cli.add_command(db_group)
@@ -49,10 +57,13 @@ cli.add_command(stage)
 cli.add_command(ingest)
 cli.add_command(load)
 cli.add_command(sessions_group)
+keys_group.add_command(rotate_cmd)
+keys_group.add_command(destroy_cmd)
 cli.add_command(keys_group)
 cli.add_command(audit_group)
 cli.add_command(roles_group)
 cli.add_command(samples_group)
+cli.add_command(doctor)
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ from ..keys.rotation import (
     rotation_status,
 )
 from .common import AppContext, emit_json, format_option, pass_app, stderr
-from .keys_cmd import keys_group
 
 
 @contextmanager
@@ -122,7 +121,3 @@ def destroy_cmd(app: AppContext, key_id: uuid.UUID, yes: bool) -> None:
         )
     destroyed = destroy_key(app.connect(), key_id)
     click.echo(f"destroyed: data key {key_id}" if destroyed else f"already destroyed: {key_id}")
-
-
-keys_group.add_command(rotate_cmd)
-keys_group.add_command(destroy_cmd)

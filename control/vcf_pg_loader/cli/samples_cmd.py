@@ -35,19 +35,17 @@ def _error(exc: psycopg.Error) -> VcfPgError:
     return DatabaseError(message, hint=hint)
 
 
-def _phi_keys(
-    conn: psycopg.Connection[Any], provider: KeyProvider, active_only: bool
-) -> list[DataKey]:
-    """The PHI keys the caller can unwrap; none when it may not read them.
+def _phi_keys(conn: psycopg.Connection[Any], provider: KeyProvider) -> list[DataKey]:
+    """The PHI keys values may be under (active, and retiring during a rotation).
 
-    A caller without the rights still gets to ask, so that the database can
-    refuse and audit the attempt.
+    None when the caller may not read them: it still gets to ask, so that the
+    database can refuse and audit the attempt. A retired key is used by no
+    value, so it is not unwrapped.
     """
     try:
         rows = conn.execute(
-            "SELECT key_id FROM vcf.data_keys WHERE purpose = 'phi' AND state = ANY(%s)"
-            " ORDER BY state = 'active' DESC, created_at DESC",
-            (["active", "retiring"] if active_only else ["active", "retiring", "retired"],),
+            "SELECT key_id FROM vcf.data_keys WHERE purpose = 'phi'"
+            " AND state IN ('active', 'retiring') ORDER BY state = 'active' DESC"
         ).fetchall()
     except psycopg.errors.InsufficientPrivilege:
         return []
@@ -66,7 +64,6 @@ def _may_unlock(conn: psycopg.Connection[Any]) -> bool:
 def _with_phi_keys(
     conn: psycopg.Connection[Any],
     provider: KeyProvider,
-    active_only: bool,
     query: str,
     params: tuple[Any, ...],
 ) -> tuple[Any, ...] | None:
@@ -75,7 +72,7 @@ def _with_phi_keys(
     Keys are unlocked only when the caller may; otherwise the function is
     still called, so that its refusal is audited.
     """
-    keys = _phi_keys(conn, provider, active_only=active_only) if _may_unlock(conn) else []
+    keys = _phi_keys(conn, provider) if _may_unlock(conn) else []
     try:
         with conn.transaction():
             for key in keys:
@@ -89,9 +86,7 @@ def reveal_sample(
     conn: psycopg.Connection[Any], provider: KeyProvider, sample_id: int, reason: str
 ) -> str:
     """The plaintext name of one sample (vcf.reveal_sample, audited)."""
-    row = _with_phi_keys(
-        conn, provider, False, "SELECT vcf.reveal_sample(%s, %s)", (sample_id, reason)
-    )
+    row = _with_phi_keys(conn, provider, "SELECT vcf.reveal_sample(%s, %s)", (sample_id, reason))
     assert row is not None
     return str(row[0])
 
@@ -100,7 +95,7 @@ def find_sample(
     conn: psycopg.Connection[Any], provider: KeyProvider, name: str, reason: str | None
 ) -> int | None:
     """The sample id of a name through the blind index, or None (vcf.find_sample, audited)."""
-    row = _with_phi_keys(conn, provider, True, "SELECT vcf.find_sample(%s, %s)", (name, reason))
+    row = _with_phi_keys(conn, provider, "SELECT vcf.find_sample(%s, %s)", (name, reason))
     return None if row is None or row[0] is None else int(row[0])
 
 

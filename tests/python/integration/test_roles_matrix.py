@@ -218,6 +218,36 @@ def op_register_key(w: World, conn: psycopg.Connection[Any]) -> None:
     )
 
 
+def _retired_phi_key(w: World) -> uuid.UUID:
+    """A retired PHI key row (no value uses it), made by the admin for one operation."""
+    key_id = uuid.uuid4()
+    w.admin.execute(
+        "INSERT INTO vcf.data_keys (key_id, purpose, provider, kek_id, wrapped_key, key_check,"
+        " state, retired_at) VALUES (%s, 'phi', 'local', 'matrix-kek', '\\x0b', %s,"
+        " 'retired', now())",
+        (key_id, b"\x00" * 16),
+    )
+    return key_id
+
+
+def op_rotate(w: World, conn: psycopg.Connection[Any]) -> None:
+    conn.execute("SELECT * FROM vcf.rotate_status()").fetchone()
+    row = conn.execute("SELECT finished FROM vcf.rotate_batch(1)").fetchone()
+    assert row == (True,)
+
+
+def op_destroy_key(w: World, conn: psycopg.Connection[Any]) -> None:
+    row = conn.execute("SELECT vcf.key_destroy(%s)", (_retired_phi_key(w),)).fetchone()
+    assert row == (True,)
+
+
+def op_rewrap_key(w: World, conn: psycopg.Connection[Any]) -> None:
+    conn.execute(
+        "SELECT vcf.rewrap_key(%s, sha256('\\x0b'::bytea), 'matrix-kek-2', 'local', '\\x0c')",
+        (_retired_phi_key(w),),
+    )
+
+
 def op_reveal(w: World, conn: psycopg.Connection[Any]) -> None:
     with conn.transaction():
         if _may(conn, "vcf.unlock(uuid, bytea)"):
@@ -254,6 +284,9 @@ OPERATIONS: dict[str, Callable[[World, psycopg.Connection[Any]], None]] = {
     "read_wrapped_keys": _select("SELECT wrapped_key FROM vcf.data_keys LIMIT 1"),
     "unlock": op_unlock,
     "register_key": op_register_key,
+    "rotate": op_rotate,
+    "destroy_key": op_destroy_key,
+    "rewrap_key": op_rewrap_key,
     "reveal": op_reveal,
     "find": op_find,
     "audit_verify": _select("SELECT * FROM vcf.audit_verify()"),
