@@ -1,9 +1,11 @@
 """Ingest a staged session: unlock its keys in one transaction, call vcf_ingest.
 
 The parsing, PHI encryption and crypto-shredding happen inside the database;
-this side only unwraps the two data keys (staging and PHI) and hands them over
-as bind parameters. A failed ingest rolls back whole; the session is then
-marked failed, with the extension's own message (no PHI).
+this side only unwraps the data keys (staging and PHI) and hands them over
+as bind parameters, or, when the server unwraps keys itself (plpython
+companion, configured by the DBA), asks it to with vcf.unlock(key_id). A
+failed ingest rolls back whole; the session is then marked failed, with the
+extension's own message (no PHI).
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ import psycopg
 
 from .errors import BadInputError, DatabaseError, IntegrityError, KeyError_, VcfPgError
 from .keys.provider import KeyProvider
-from .keys.registry import active_phi_key_id, load_data_key, unlock
+from .keys.registry import (
+    active_phi_key_id,
+    prepare_unlock,
+    server_key_provider,
+    unlock_prepared,
+)
 
 
 @dataclass(frozen=True)
@@ -78,15 +85,24 @@ def ingest_session(
     phi_key_id = active_phi_key_id(conn)
     if phi_key_id is None:
         raise KeyError_("there is no active PHI key", hint="Create one with 'vcfctl keys init'.")
-    staging_key = load_data_key(
-        conn, provider, uuid.UUID(str(staging_key_id)), {"session_id": str(session_id)}
-    )
-    phi_keys = [load_data_key(conn, provider, k) for k in _phi_keys_in_use(conn, phi_key_id)]
+    server = server_key_provider(conn)
+    keys = [
+        prepare_unlock(
+            conn,
+            provider,
+            uuid.UUID(str(staging_key_id)),
+            {"session_id": str(session_id)},
+            server,
+        ),
+        *(
+            prepare_unlock(conn, provider, k, None, server)
+            for k in _phi_keys_in_use(conn, phi_key_id)
+        ),
+    ]
     try:
         with conn.transaction():
-            unlock(conn, staging_key)
-            for phi_key in phi_keys:
-                unlock(conn, phi_key)
+            for key in keys:
+                unlock_prepared(conn, key)
             result = conn.execute(
                 "SELECT session_id, records, variants, calls, samples, state"
                 " FROM vcf.vcf_ingest(%s, engine => %s, strict => %s)",

@@ -25,6 +25,9 @@ BEGIN
         ('vcf_loader',     '@extschema@.unlock(uuid)'),
         ('vcf_phi_reader', '@extschema@.unlock(uuid)'),
         ('vcf_key_admin',  '@extschema@.unlock(uuid)'),
+        ('vcf_loader',     '@extschema@.server_key_provider()'),
+        ('vcf_phi_reader', '@extschema@.server_key_provider()'),
+        ('vcf_key_admin',  '@extschema@.server_key_provider()'),
         ('vcf_key_admin',  '@extschema@.rotate_begin_in_server()'),
         ('vcf_key_admin',  '@extschema@.rotate_phi_key(integer)')
         ) AS g(role, fn)

@@ -15,10 +15,9 @@ from typing import Any
 import click
 import psycopg
 
-from ..crypto import DataKey
 from ..errors import DatabaseError, IntegrityError, KeyError_, VcfPgError
 from ..keys.provider import KeyProvider
-from ..keys.registry import load_data_key, unlock
+from ..keys.registry import KeyToUnlock, prepare_unlock, server_key_provider, unlock_prepared
 from .common import AppContext, emit_json, emit_table, format_option, pass_app
 
 
@@ -35,7 +34,7 @@ def _error(exc: psycopg.Error) -> VcfPgError:
     return DatabaseError(message, hint=hint)
 
 
-def _phi_keys(conn: psycopg.Connection[Any], provider: KeyProvider) -> list[DataKey]:
+def _phi_keys(conn: psycopg.Connection[Any], provider: KeyProvider) -> list[KeyToUnlock]:
     """The PHI keys values may be under (active, and retiring during a rotation).
 
     None when the caller may not read them: it still gets to ask, so that the
@@ -51,7 +50,8 @@ def _phi_keys(conn: psycopg.Connection[Any], provider: KeyProvider) -> list[Data
         return []
     except psycopg.Error as exc:
         raise _error(exc) from None
-    return [load_data_key(conn, provider, uuid.UUID(str(r[0]))) for r in rows]
+    server = server_key_provider(conn)
+    return [prepare_unlock(conn, provider, uuid.UUID(str(r[0])), None, server) for r in rows]
 
 
 def _may_unlock(conn: psycopg.Connection[Any]) -> bool:
@@ -76,7 +76,7 @@ def _with_phi_keys(
     try:
         with conn.transaction():
             for key in keys:
-                unlock(conn, key)
+                unlock_prepared(conn, key)
             return conn.execute(query, params).fetchone()
     except psycopg.Error as exc:
         raise _error(exc) from None

@@ -4,7 +4,8 @@ A rotation makes a new PHI key active and moves every PHI value to it in
 batches inside the database (vcf.rotate_batch), each batch its own
 transaction with both keys unlocked for it only. Each value names its key,
 so reads work throughout, and an interrupted rotation resumes where it
-stopped: the retiring key stays until nothing uses it.
+stopped: the retiring key stays until nothing uses it. Keys are unwrapped
+once per run (or by the server itself, when it is configured to).
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from psycopg.types.json import Jsonb
 
 from ..errors import DatabaseError, KeyError_, VcfPgError
 from .provider import KeyProvider
-from .registry import current_database, load_data_key, new_data_key, unlock
+from .registry import (
+    current_database,
+    new_data_key,
+    prepare_unlock,
+    server_key_provider,
+    unlock_prepared,
+)
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -97,13 +104,14 @@ def rotate(
     status = rotation_status(conn)
     if status.retiring_key is None or status.active_key is None:
         return BatchResult(None, status.active_key, 0, 0, True)
-    old = load_data_key(conn, provider, status.retiring_key)
-    new = load_data_key(conn, provider, status.active_key)
+    server = server_key_provider(conn)
+    old = prepare_unlock(conn, provider, status.retiring_key, None, server)
+    new = prepare_unlock(conn, provider, status.active_key, None, server)
     while True:
         try:
             with conn.transaction():
-                unlock(conn, old)
-                unlock(conn, new)
+                unlock_prepared(conn, old)
+                unlock_prepared(conn, new)
                 row = conn.execute(
                     "SELECT from_key, to_key, rotated, remaining, finished"
                     " FROM vcf.rotate_batch(%s)",

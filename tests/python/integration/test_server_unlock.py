@@ -273,6 +273,50 @@ def test_ingest_from_psql(local: Server, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- local: where the key lives
 
 
+def test_vcfctl_lets_the_server_unwrap(local: Server, tmp_path: Path) -> None:
+    """With in-server unwrapping configured, vcfctl sends no key: it calls vcf.unlock(key_id)."""
+    import json
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VCF_PG_LOADER_")}
+    env["VCF_PG_LOADER_HOME"] = str(local.home)
+
+    def vcfctl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "vcf_pg_loader", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+
+    path = write_vcf(tmp_path / "cli.vcf", ["CLI-SERVER-A"], synthetic_records(3, 1))
+    staged = vcfctl("stage", "--format", "json", str(path))
+    assert staged.returncode == 0, staged.stderr
+    session_id = uuid.UUID(json.loads(staged.stdout)[0]["session_id"])
+    with local.connect() as c:
+        local.seen_keys.append(staging_key(c, local.home, session_id).material)
+        head = _audit_head(c)
+    ingested = vcfctl("ingest", str(session_id))
+    assert ingested.returncode == 0, ingested.stderr
+    with local.connect() as c:
+        sample = c.execute(
+            "SELECT sample_id FROM vcf.session_samples WHERE session_id = %s", (session_id,)
+        ).fetchone()
+        assert sample is not None
+    revealed = vcfctl("samples", "reveal", str(sample[0]), "--reason", "t", "--format", "json")
+    assert revealed.returncode == 0, revealed.stderr
+    assert json.loads(revealed.stdout)["name"] == "CLI-SERVER-A"
+    with local.connect() as c:
+        unlocks = c.execute(
+            "SELECT details FROM vcf.audit_log"
+            " WHERE action = 'unlock' AND succeeded AND audit_id > %s",
+            (head,),
+        ).fetchall()
+    assert len(unlocks) >= 3  # staging + PHI key at ingest, PHI key at reveal
+    assert all(r[0].get("via") == "server" for r in unlocks)
+
+
 def test_key_is_never_readable_from_sql(local: Server) -> None:
     with local.connect() as c:
         phi = phi_key(c, local.home)
