@@ -75,11 +75,14 @@ def list_(app: AppContext, fmt: str) -> None:
 @format_option
 @pass_app
 def rewrap(app: AppContext, to_kms_key_id: str | None, fmt: str) -> None:
-    """Re-encrypt every wrapped data key under a KMS key; no data is touched.
+    """Rewrap every data key under a KMS key (no data touched).
 
-    Each key is checked against its key check value before it is swapped in,
-    in its own transaction, audited. Running it again skips what is done.
-    Exits non-zero if any key failed (after trying all of them).
+    KMS ReEncrypt of every aws-kms key (the plaintext never leaves KMS);
+    with --to-kms-key-id, local and env keys are moved to KMS too. Each key
+    is checked against its key check value before it is swapped in, in its
+    own transaction, audited. With --to-kms-key-id, running it again skips
+    the keys already there. Exits 5 if any key failed (after trying all of
+    them). See docs/operations.md.
     """
     results: list[RewrapResult] = []
     for result in rewrap_keys(app.connect(), app.provider(), to_kms_key_id):

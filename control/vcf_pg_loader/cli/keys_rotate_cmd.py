@@ -55,7 +55,7 @@ def _value_progress(total: int) -> Iterator[Callable[[BatchResult], None]]:
 @format_option
 @pass_app
 def rotate_cmd(app: AppContext, batch_size: int, fmt: str) -> None:
-    """Rotate the PHI key: a new key, and every PHI value re-encrypted under it.
+    """Rotate the PHI key (every PHI value re-encrypted, online).
 
     Values move in batches inside the database, each batch its own
     transaction, so reads work throughout. If a rotation was interrupted,
