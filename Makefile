@@ -6,10 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help setup os-packages extension demo test lint bench clean
+.PHONY: help setup os-packages extension demo test lint bench bench-rotation clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 setup: os-packages $(STAMP) extension ## Install OS packages, the venv and the extensions (idempotent)
 
@@ -41,6 +41,9 @@ lint: setup ## ruff and mypy --strict
 
 bench: setup ## Throughput of stage and ingest against a raw COPY, in one run
 	$(BIN)/python -m benchmarks.run
+
+bench-rotation: setup ## PHI key rotation throughput against a raw COPY of the same values
+	$(BIN)/python -m benchmarks.rotation
 
 clean: ## Remove build products (not the venv, not the embedded cluster)
 	$(MAKE) -s -C extension clean
