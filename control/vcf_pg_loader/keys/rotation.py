@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ..errors import DatabaseError, KeyError_, VcfPgError
+from ..errors import DatabaseError, IntegrityError, KeyError_, VcfPgError
 from .provider import KeyProvider
 from .registry import (
     current_database,
@@ -57,6 +57,8 @@ def _database_error(exc: psycopg.Error) -> VcfPgError:
     code = exc.diag.sqlstate or ""
     if code in {"VP002", "VP003", "VP004", "VP006", "VP080", "VP081", "VP083", "VP084"}:
         return KeyError_(message, hint=hint)
+    if code == "VP082":
+        return IntegrityError(message, hint=hint)
     return DatabaseError(message, hint=hint)
 
 

@@ -330,3 +330,92 @@ def test_rotation_functions_refuse_bad_calls(rig: Rig) -> None:
         assert locked.value.diag.sqlstate == "VP004"
     finish = rig.vcfctl("keys", "rotate")
     assert finish.returncode == 0 and "resuming rotation" in finish.stderr
+
+
+def test_a_rotation_waits_for_an_ingest_under_the_old_key(rig: Rig) -> None:
+    """An ingest holds the active key: a rotation begins only after it commits, so no
+    value is ever written under a key that is already retiring."""
+    import threading
+
+    from vcf_pg_loader.keys.rotation import begin_rotation, rotate
+    from vcf_pg_loader.staging import stage_file
+
+    path = write_vcf(
+        rig.tmp / "race.vcf", [f"Race {uuid.uuid4().hex[:6]}"], synthetic_records(3, 1)
+    )
+    with rig.connect() as loader, rig.connect() as watcher:
+        staged = stage_file(loader, rig.provider(), path)
+        old, _, _ = _status(loader)
+        staging_id = loader.execute(
+            "SELECT staging_key_id FROM vcf.sessions WHERE session_id = %s", (staged.session_id,)
+        ).fetchone()
+        assert staging_id is not None
+        loader.execute("BEGIN")
+        for key_id, expect in (
+            (staging_id[0], {"session_id": str(staged.session_id)}),
+            (old, None),
+        ):
+            unlock(loader, load_data_key(loader, rig.provider(), key_id, expect))
+        loader.execute("SELECT * FROM vcf.vcf_ingest(%s)", (staged.session_id,))
+        began: list[Any] = []
+
+        def rotate_now() -> None:
+            with rig.connect() as admin:
+                began.append(begin_rotation(admin, rig.provider()))
+
+        rotator = threading.Thread(target=rotate_now)
+        rotator.start()
+        _wait_for(watcher, "rotate_begin")
+        assert not began  # still waiting for the ingest
+        loader.execute("COMMIT")
+        rotator.join(timeout=60)
+        assert began and began[0].retiring_key == old
+        rotate(watcher, rig.provider(), 50)
+        assert _key_users(watcher, old) == 0
+        assert _reveal_all(rig, watcher, _ids(watcher, str(staged.session_id)))[0].startswith(
+            "Race"
+        )
+
+
+def _wait_for(conn: psycopg.Connection[Any], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE %s",
+            (f"%{what}%",),
+        ).fetchone()
+        if row is not None and row[0]:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing waited on a lock in {what}")
+
+
+def test_a_tampered_value_stops_the_rotation_and_it_resumes_once_restored(rig: Rig) -> None:
+    rig.load([f"Tamper {uuid.uuid4().hex[:6]}"], "tamper")
+    with rig.connect() as conn:
+        from vcf_pg_loader.keys.rotation import begin_rotation
+
+        begin_rotation(conn, rig.provider())
+        target = conn.execute(
+            "SELECT sample_id, name_enc FROM vcf.samples ORDER BY sample_id LIMIT 1"
+        ).fetchone()
+        assert target is not None
+        original = bytes(target[1])
+        flipped = original[:-1] + bytes([original[-1] ^ 1])
+        conn.execute(
+            "UPDATE vcf.samples SET name_enc = %s WHERE sample_id = %s", (flipped, target[0])
+        )
+    stopped = rig.vcfctl("keys", "rotate")
+    assert stopped.returncode == 6, stopped.stderr
+    assert f"the name of sample {target[0]} does not decrypt" in stopped.stderr
+    with rig.connect() as conn:
+        _, retiring, remaining = _status(conn)
+        assert retiring is not None and remaining > 0
+        conn.execute(
+            "UPDATE vcf.samples SET name_enc = %s WHERE sample_id = %s", (original, target[0])
+        )
+    resumed = rig.vcfctl("keys", "rotate")
+    assert resumed.returncode == 0, resumed.stderr
+    with rig.connect() as conn:
+        assert _status(conn)[1:] == (None, 0)
