@@ -15,7 +15,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,12 @@ from typing import Any
 import psycopg
 
 from vcf_pg_loader.embedded import EmbeddedCluster
-from vcf_pg_loader.errors import VcfPgError
 from vcf_pg_loader.ingest import ingest_session
 from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.keys.rotation import begin_rotation, rotate
 from vcf_pg_loader.staging import stage_file
 
-from .run import YARDSTICK_RUNS, log
+from .run import YARDSTICK_RUNS, in_throwaway_dirs, log
 
 Conn = psycopg.Connection[Any]
 _YARDSTICK_DDL = (
@@ -148,15 +146,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with (
-        tempfile.TemporaryDirectory(prefix="vcf-bench-home-") as home,
-        tempfile.TemporaryDirectory(prefix="vcf-bench-data-") as work,
-    ):
-        try:
-            report = benchmark(Path(home), Path(work), args)
-        except VcfPgError as exc:
-            log(f"failed: {exc}")
-            return 1
+    report = in_throwaway_dirs(benchmark, args)
+    if report is None:
+        return 1
     if args.json:
         print(json.dumps(report, indent=2))
     else:

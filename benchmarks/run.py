@@ -443,17 +443,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def in_throwaway_dirs(
+    measure: Callable[[Path, Path, argparse.Namespace], dict[str, Any]], args: argparse.Namespace
+) -> dict[str, Any] | None:
+    """Run a benchmark with a temporary home and work directory; None if it failed."""
     with (
         tempfile.TemporaryDirectory(prefix="vcf-bench-home-") as home,
         tempfile.TemporaryDirectory(prefix="vcf-bench-data-") as work,
     ):
         try:
-            report = benchmark(Path(home), Path(work), args)
+            return measure(Path(home), Path(work), args)
         except VcfPgError as exc:
             log(f"failed: {exc}")
-            return 1
+            return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = in_throwaway_dirs(benchmark, args)
+    if report is None:
+        return 1
     if args.json:
         print(json.dumps(report, indent=2))
     else:

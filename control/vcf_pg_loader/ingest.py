@@ -21,6 +21,7 @@ from .errors import BadInputError, DatabaseError, IntegrityError, KeyError_, Vcf
 from .keys.provider import KeyProvider
 from .keys.registry import (
     active_phi_key_id,
+    phi_keys_in_use,
     prepare_unlock,
     server_key_provider,
     unlock_prepared,
@@ -50,17 +51,6 @@ def _error_for(sqlstate: str | None, message: str) -> VcfPgError:
     if code in {"VP001", "VP010"}:
         return VcfPgError(message)
     return DatabaseError(message)
-
-
-def _phi_keys_in_use(conn: psycopg.Connection[Any], active: uuid.UUID) -> list[uuid.UUID]:
-    """The active PHI key, and the retiring one while a rotation is in progress.
-
-    Names not yet moved by the rotation are matched under the retiring key.
-    """
-    row = conn.execute(
-        "SELECT key_id FROM vcf.data_keys WHERE purpose = 'phi' AND state = 'retiring'"
-    ).fetchone()
-    return [active] if row is None else [active, uuid.UUID(str(row[0]))]
 
 
 def ingest_session(
@@ -94,10 +84,7 @@ def ingest_session(
             {"session_id": str(session_id)},
             server,
         ),
-        *(
-            prepare_unlock(conn, provider, k, None, server)
-            for k in _phi_keys_in_use(conn, phi_key_id)
-        ),
+        *(prepare_unlock(conn, provider, k, None, server) for k in phi_keys_in_use(conn)),
     ]
     try:
         with conn.transaction():

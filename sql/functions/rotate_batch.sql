@@ -11,6 +11,8 @@ DECLARE
     v_row      record;
     v_plain    bytea;
     v_context  text;
+    v_header   bytea;
+    v_source   bytea;
     v_done     integer := 0;
 BEGIN
     -- One batch of a PHI key rotation, in the caller's transaction: re-encrypts
@@ -43,12 +45,8 @@ BEGIN
          ORDER BY s.sample_id LIMIT p_limit FOR UPDATE
     LOOP
         v_context := format('vcf.samples.name:%s', v_row.sample_id);
-        v_plain := @extschema@._open(v_old_key, v_row.name_enc, v_context);
-        IF v_plain IS NULL THEN
-            RAISE EXCEPTION 'the name of sample % does not decrypt', v_row.sample_id
-                USING ERRCODE = 'VP082',
-                      HINT = 'The stored value was modified or moved; restore it from a backup, then resume.';
-        END IF;
+        v_plain := @extschema@._open_or_refuse(v_old_key, v_row.name_enc, v_context,
+                                               format('the name of sample %s', v_row.sample_id));
         UPDATE @extschema@.samples
            SET name_enc = @extschema@._seal(v_new_key, v_new, v_plain, v_context),
                blind_index = @extschema@._blind_index(v_new_key, convert_from(v_plain, 'UTF8'))
@@ -62,32 +60,26 @@ BEGIN
             OR substr(s.source_enc, 2, 16) = uuid_send(v_old)
          ORDER BY s.created_at, s.session_id LIMIT greatest(p_limit - v_done, 0) FOR UPDATE
     LOOP
-        IF substr(v_row.header_enc, 2, 16) = uuid_send(v_old) THEN
+        v_header := v_row.header_enc;
+        v_source := v_row.source_enc;
+        IF substr(v_header, 2, 16) = uuid_send(v_old) THEN
             v_context := format('vcf.sessions.header:%s', v_row.session_id);
-            v_plain := @extschema@._open(v_old_key, v_row.header_enc, v_context);
-            IF v_plain IS NULL THEN
-                RAISE EXCEPTION 'the header of session % does not decrypt', v_row.session_id
-                    USING ERRCODE = 'VP082',
-                          HINT = 'The stored value was modified or moved; restore it from a backup, then resume.';
-            END IF;
-            UPDATE @extschema@.sessions
-               SET header_enc = @extschema@._seal(v_new_key, v_new, v_plain, v_context)
-             WHERE session_id = v_row.session_id;
+            v_header := @extschema@._seal(v_new_key, v_new,
+                @extschema@._open_or_refuse(v_old_key, v_header, v_context,
+                                            format('the header of session %s', v_row.session_id)),
+                v_context);
             v_done := v_done + 1;
         END IF;
-        IF substr(v_row.source_enc, 2, 16) = uuid_send(v_old) THEN
+        IF substr(v_source, 2, 16) = uuid_send(v_old) THEN
             v_context := format('vcf.sessions.source:%s', v_row.session_id);
-            v_plain := @extschema@._open(v_old_key, v_row.source_enc, v_context);
-            IF v_plain IS NULL THEN
-                RAISE EXCEPTION 'the source path of session % does not decrypt', v_row.session_id
-                    USING ERRCODE = 'VP082',
-                          HINT = 'The stored value was modified or moved; restore it from a backup, then resume.';
-            END IF;
-            UPDATE @extschema@.sessions
-               SET source_enc = @extschema@._seal(v_new_key, v_new, v_plain, v_context)
-             WHERE session_id = v_row.session_id;
+            v_source := @extschema@._seal(v_new_key, v_new,
+                @extschema@._open_or_refuse(v_old_key, v_source, v_context,
+                                            format('the source path of session %s', v_row.session_id)),
+                v_context);
             v_done := v_done + 1;
         END IF;
+        UPDATE @extschema@.sessions SET header_enc = v_header, source_enc = v_source
+         WHERE session_id = v_row.session_id;
     END LOOP;
 
     remaining := @extschema@._phi_values_using(v_old);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import math
 import uuid
@@ -102,3 +103,15 @@ def same_rows(a: Any, b: Any) -> bool:
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
         return len(a) == len(b) and all(same_rows(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
+
+
+def key_forms(key: bytes) -> list[bytes]:
+    """Every form a key could leak in: raw, hex, base64 (padded, unpadded, url-safe)."""
+    return [
+        key,
+        key.hex().encode(),
+        key.hex().upper().encode(),
+        base64.b64encode(key),
+        base64.b64encode(key).rstrip(b"="),
+        base64.urlsafe_b64encode(key).rstrip(b"="),
+    ]

@@ -9,7 +9,6 @@ the one transaction, when the caller may read them.
 from __future__ import annotations
 
 import sys
-import uuid
 from typing import Any
 
 import click
@@ -17,7 +16,13 @@ import psycopg
 
 from ..errors import DatabaseError, IntegrityError, KeyError_, VcfPgError
 from ..keys.provider import KeyProvider
-from ..keys.registry import KeyToUnlock, prepare_unlock, server_key_provider, unlock_prepared
+from ..keys.registry import (
+    KeyToUnlock,
+    phi_keys_in_use,
+    prepare_unlock,
+    server_key_provider,
+    unlock_prepared,
+)
 from .common import AppContext, emit_json, emit_table, format_option, pass_app
 
 
@@ -35,23 +40,19 @@ def _error(exc: psycopg.Error) -> VcfPgError:
 
 
 def _phi_keys(conn: psycopg.Connection[Any], provider: KeyProvider) -> list[KeyToUnlock]:
-    """The PHI keys values may be under (active, and retiring during a rotation).
+    """The PHI keys values may be under (registry.phi_keys_in_use), ready to unlock.
 
     None when the caller may not read them: it still gets to ask, so that the
-    database can refuse and audit the attempt. A retired key is used by no
-    value, so it is not unwrapped.
+    database can refuse and audit the attempt.
     """
     try:
-        rows = conn.execute(
-            "SELECT key_id FROM vcf.data_keys WHERE purpose = 'phi'"
-            " AND state IN ('active', 'retiring') ORDER BY state = 'active' DESC"
-        ).fetchall()
+        key_ids = phi_keys_in_use(conn)
     except psycopg.errors.InsufficientPrivilege:
         return []
     except psycopg.Error as exc:
         raise _error(exc) from None
     server = server_key_provider(conn)
-    return [prepare_unlock(conn, provider, uuid.UUID(str(r[0])), None, server) for r in rows]
+    return [prepare_unlock(conn, provider, key_id, None, server) for key_id in key_ids]
 
 
 def _may_unlock(conn: psycopg.Connection[Any]) -> bool:

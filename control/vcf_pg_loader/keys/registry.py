@@ -35,6 +35,16 @@ def active_phi_key_id(conn: psycopg.Connection[Any]) -> uuid.UUID | None:
     return None if row is None or row[0] is None else uuid.UUID(str(row[0]))
 
 
+def phi_keys_in_use(conn: psycopg.Connection[Any]) -> list[uuid.UUID]:
+    """The PHI keys values can be under: the active one, and the retiring one
+    while a rotation is in progress (a retired key is used by no value)."""
+    rows = conn.execute(
+        "SELECT key_id FROM vcf.data_keys WHERE purpose = 'phi'"
+        " AND state IN ('active', 'retiring') ORDER BY state = 'active' DESC"
+    ).fetchall()
+    return [uuid.UUID(str(r[0])) for r in rows]
+
+
 def init_phi_key(conn: psycopg.Connection[Any], provider: KeyProvider) -> tuple[uuid.UUID, bool]:
     """Create the first PHI key unless one is active; return its id and whether it is new."""
     existing = active_phi_key_id(conn)

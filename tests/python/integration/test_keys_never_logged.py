@@ -27,7 +27,7 @@ import boto3
 import psycopg
 import pytest
 
-from helpers import synthetic_records, write_vcf
+from helpers import key_forms, synthetic_records, write_vcf
 from vcf_pg_loader.crypto import DataKey
 from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.keys.registry import load_data_key
@@ -141,22 +141,11 @@ class ActivitySnapshots:
         self._thread.join(timeout=10)
 
 
-def _forms(material: bytes) -> list[bytes]:
-    return [
-        material,
-        material.hex().encode(),
-        material.hex().upper().encode(),
-        base64.b64encode(material),
-        base64.urlsafe_b64encode(material),
-        base64.b64encode(material).rstrip(b"="),
-    ]
-
-
 def _leaks(rig: Rig, haystack: bytes) -> list[str]:
     return [
         f"key {key_id} as form {i}"
         for key_id, material in rig.keys.items()
-        for i, form in enumerate(_forms(material))
+        for i, form in enumerate(key_forms(material))
         if form in haystack
     ]
 

@@ -113,19 +113,6 @@ def _key_users(conn: psycopg.Connection[Any], key_id: Any) -> int:
     return int(row[0])
 
 
-def _wait_for_lock_wait(conn: psycopg.Connection[Any], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND query LIKE '%%rotate_batch%%'"
-        ).fetchone()
-        if row is not None and row[0]:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the rotation never reached the locked row")
-
-
 def _wait_no_rotator(conn: psycopg.Connection[Any], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -161,7 +148,7 @@ def test_killed_rotation_stays_readable_resumes_and_the_old_key_is_shredded(rig:
             stderr=subprocess.PIPE,
         )
         try:
-            _wait_for_lock_wait(conn)
+            _wait_for(conn, "rotate_batch")
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
         finally:

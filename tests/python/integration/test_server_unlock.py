@@ -18,7 +18,6 @@ shared test cluster keeps "nothing configured"):
 
 from __future__ import annotations
 
-import base64
 import os
 import pwd
 import subprocess
@@ -35,7 +34,7 @@ from psycopg import errors
 from psycopg.types.json import Jsonb
 
 from conftest import DATA
-from helpers import phi_key, staging_key, synthetic_records, write_vcf
+from helpers import key_forms, phi_key, staging_key, synthetic_records, write_vcf
 from vcf_pg_loader.crypto import DataKey, open_sealed
 from vcf_pg_loader.embedded import EmbeddedCluster, pg_bindir, server_user
 from vcf_pg_loader.keys.local import LocalMasterKey
@@ -240,7 +239,7 @@ def test_ingest_with_no_key_handling(local: Server) -> None:
         assert revealed is not None and revealed[0] == name.decode()
     for notice in notices:
         for key in (phi.material, local.seen_keys[-2]):
-            assert not any(form in notice for form in _forms(key))
+            assert not any(form in notice.encode() for form in key_forms(key))
 
 
 def staging_key_id(c: psycopg.Connection[Any], session_id: uuid.UUID) -> uuid.UUID:
@@ -261,7 +260,7 @@ def test_ingest_from_psql(local: Server, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "5|5|ingested"
-    assert not any(form in done.stderr for form in _forms(local.seen_keys[-1]))
+    assert not any(form in done.stderr.encode() for form in key_forms(local.seen_keys[-1]))
     with local.connect() as c:
         row = c.execute(
             "SELECT state FROM vcf.data_keys WHERE key_id = %s",
@@ -328,8 +327,8 @@ def test_key_is_never_readable_from_sql(local: Server) -> None:
             token = c.execute("SELECT current_setting(%s)", (SETTING + phi.key_id.hex,)).fetchone()
             assert token is not None and token[0].startswith("server:")
             for name, value in settings:
-                for form in _forms(phi.material):
-                    assert form not in value, name
+                for form in key_forms(phi.material):
+                    assert form not in value.encode(), name
             # only the extension's own functions (running as its owner) get it
             row = c.execute("SELECT vcf._server_unlocked_key(%s)", (phi.key_id,)).fetchone()
             assert row is not None and bytes(row[0]) == phi.material
@@ -571,18 +570,8 @@ def test_no_key_in_the_server_log(local: Server) -> None:
     log = local.cluster.log_file.read_bytes()
     assert b"vcf.unlock(" in log  # log_statement = 'all' did log the statements
     for key in local.seen_keys:
-        for form in _forms(key):
-            assert form.encode() not in log
-        assert key not in log
-
-
-def _forms(key: bytes) -> list[str]:
-    return [
-        key.hex(),
-        key.hex().upper(),
-        base64.b64encode(key).decode(),
-        base64.urlsafe_b64encode(key).decode().rstrip("="),
-    ]
+        for form in key_forms(key):
+            assert form not in log
 
 
 # ---------------------------------------------------------------- aws-kms (moto)
@@ -735,8 +724,8 @@ def test_kms_end_to_end_ingest_from_psql(kms: Kms, tmp_path: Path) -> None:
         assert enc is not None
         assert open_sealed(phi, bytes(enc[0]), f"vcf.samples.name:{sid[0]}") == b"KMS-A"
     log = kms.server.cluster.log_file.read_bytes()
-    for form in _forms(phi.material):
-        assert form.encode() not in log
+    for form in key_forms(phi.material):
+        assert form not in log
 
 
 def test_kms_rotation_from_sql(kms: Kms) -> None:
@@ -780,7 +769,7 @@ def test_kms_rotation_from_sql(kms: Kms) -> None:
                 assert row is not None
                 assert open_sealed(new, bytes(row[0]), f"vcf.samples.name:{sample_id}")
         log = kms.server.cluster.log_file.read_bytes()
-        for form in _forms(new.material):
-            assert form.encode() not in log
+        for form in key_forms(new.material):
+            assert form not in log
     finally:
         kms.server.configure(aws_kms_key_id=None)
