@@ -21,6 +21,18 @@ from .keys.providers import ProviderSet
 
 _LOCAL_HOSTS = {"localhost", ""}
 
+# Settings any login may change that would print vcfctl's own statements'
+# plans or bind parameters (data keys given to vcf.unlock, names looked up)
+# to the server log. The extension pins these and more inside its functions
+# (vcf._pinned_settings); a statement's own plan is made before any function
+# runs, so vcfctl pins them for its session, over PGOPTIONS and ALTER ROLE.
+SESSION_PINNED_SETTINGS = (
+    ("debug_print_parse", "off"),
+    ("debug_print_rewritten", "off"),
+    ("debug_print_plan", "off"),
+    ("log_parameter_max_length_on_error", "0"),
+)
+
 
 def _is_local(host: str) -> bool:
     if host.startswith("/") or host in _LOCAL_HOSTS:
@@ -95,4 +107,14 @@ def connect(settings: Settings, providers: KeyProvider | None = None) -> psycopg
             f"extension vcf_pg_loader is at version {row[0]}, vcfctl needs {EXTENSION_VERSION}",
             hint="ALTER EXTENSION vcf_pg_loader UPDATE.",
         )
+    pin_session_settings(conn)
     return conn
+
+
+def pin_session_settings(conn: psycopg.Connection[Any]) -> None:
+    """Turn off, for this session, what would log vcfctl's own keys or names."""
+    names, values = zip(*SESSION_PINNED_SETTINGS, strict=True)
+    conn.execute(
+        "SELECT pg_catalog.set_config(n, v, false) FROM unnest(%s::text[], %s::text[]) AS s(n, v)",
+        (list(names), list(values)),
+    )

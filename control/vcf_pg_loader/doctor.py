@@ -26,7 +26,12 @@ class Finding:
 
 
 def _setting(conn: psycopg.Connection[Any], name: str) -> str | None:
-    row = conn.execute("SELECT current_setting(%s, true)", (name,)).fetchone()
+    """What a new session gets (reset_val), not what vcfctl pinned for its own."""
+    row = conn.execute(
+        "SELECT coalesce((SELECT reset_val FROM pg_settings WHERE name = %s),"
+        " current_setting(%s, true))",
+        (name, name),
+    ).fetchone()
     return None if row is None or row[0] is None else str(row[0])
 
 

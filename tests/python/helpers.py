@@ -105,6 +105,11 @@ def same_rows(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def dump_form(data: bytes) -> bytes:
+    """Bytes as PostgreSQL's node dumps print a datum (debug_print_plan...): signed decimals."""
+    return " ".join(str(b - 256 if b > 127 else b) for b in data).encode()
+
+
 def key_forms(key: bytes) -> list[bytes]:
     """Every form a key could leak in: raw, hex, base64 (padded, unpadded, url-safe)."""
     return [
