@@ -15,7 +15,7 @@ BEGIN
     -- Returns the retiring key's id. Raises VP006 (no active PHI key),
     -- VP080 (a rotation is in progress), VP081 (the encryption context does
     -- not name this key as a PHI key).
-    PERFORM pg_advisory_xact_lock(hashtext('vcf_pg_loader.rotate'));
+    PERFORM @extschema@._lock('rotate');
     IF EXISTS (SELECT 1 FROM @extschema@.data_keys
                 WHERE purpose = 'phi' AND state = 'retiring') THEN
         RAISE EXCEPTION 'a PHI key rotation is in progress'
