@@ -20,14 +20,19 @@ BEGIN
         -- role             kind        object              privilege
         ('vcf_loader',     'schema',   NULL,                'USAGE'),
         ('vcf_loader',     'function', 'stage_begin',       'EXECUTE'),
-        ('vcf_loader',     'table',    'staged_blocks',     'SELECT, INSERT'),  -- COPY ... FROM STDIN (FORMAT BINARY)
+        ('vcf_loader',     'table',    'staged_blocks',     'INSERT'),          -- COPY ... FROM STDIN (FORMAT BINARY)
+        ('vcf_loader',     'table',    'staged_blocks',     'SELECT (session_id, block_no, line_count)'),  -- never the ciphertext
         ('vcf_loader',     'function', 'stage_finish',      'EXECUTE'),
         ('vcf_loader',     'function', 'vcf_ingest',        'EXECUTE'),
         ('vcf_loader',     'function', 'unlock',            'EXECUTE'),
         ('vcf_loader',     'function', 'active_phi_key_id', 'EXECUTE'),
         ('vcf_loader',     'function', 'session_fail',      'EXECUTE'),
         ('vcf_loader',     'function', 'session_purge',     'EXECUTE'),
-        ('vcf_loader',     'table',    'sessions',          'SELECT'),
+        -- PHI is write-only for loaders: no source_enc, header_enc (or manifest).
+        ('vcf_loader',     'table',    'sessions',          'SELECT (session_id, state, staging_key_id, content_sha256,'
+                                                            ' block_count, line_count, replaces, records, variants, calls,'
+                                                            ' samples, warnings, error, created_by, created_at, staged_at,'
+                                                            ' finished_at)'),
         ('vcf_loader',     'table',    'data_keys',         'SELECT'),          -- wrapped keys only
         ('vcf_analyst',    'schema',   NULL,                'USAGE'),
         ('vcf_analyst',    'table',    'variants',          'SELECT'),

@@ -266,6 +266,46 @@ def op_find(w: World, conn: psycopg.Connection[Any]) -> None:
     assert row == (w.sample_id,)
 
 
+def op_read_session_phi(w: World, conn: psycopg.Connection[Any]) -> None:
+    for column in ("source_enc", "header_enc"):
+        conn.execute(f"SELECT {column} FROM vcf.sessions LIMIT 1").fetchall()
+
+
+_STAGE_BEGIN = "vcf.stage_begin(uuid, uuid, text, text, bytea, jsonb, bytea, bytea)"
+
+
+def _with_staged_blocks(
+    w: World, conn: psycopg.Connection[Any], read: Callable[[uuid.UUID], None]
+) -> None:
+    """read(session_id) of a session this very login staged (its own blocks)."""
+    tag = uuid.uuid4().hex[:10]
+    path = write_vcf(w.tmp / f"b-{tag}.vcf", [f"MATRIX-{tag}"], synthetic_records(5, 1))
+    stager = conn if _may(conn, _STAGE_BEGIN) else w.admin
+    staged = stage_file(stager, w.provider, path)
+    try:
+        read(staged.session_id)
+    finally:
+        w.admin.execute("SELECT vcf.session_purge(%s)", (staged.session_id,))
+
+
+def op_read_staged_blocks(w: World, conn: psycopg.Connection[Any]) -> None:
+    def read(session_id: uuid.UUID) -> None:
+        conn.execute(
+            "SELECT ciphertext FROM vcf.staged_blocks WHERE session_id = %s", (session_id,)
+        ).fetchall()
+
+    _with_staged_blocks(w, conn, read)
+
+
+def op_copy_out_staged_blocks(w: World, conn: psycopg.Connection[Any]) -> None:
+    def read(session_id: uuid.UUID) -> None:
+        with conn.cursor().copy("COPY vcf.staged_blocks TO STDOUT (FORMAT BINARY)") as copy:
+            for _ in copy:
+                pass
+
+    _with_staged_blocks(w, conn, read)
+
+
 _FORGED = (
     "INSERT INTO vcf.audit_log (action, succeeded, chain_no, prev_hash, hash)"
     " VALUES ('forged', true, 1, decode(repeat('00', 32), 'hex'), sha256('forged'))"
@@ -277,6 +317,18 @@ OPERATIONS: dict[str, Callable[[World, psycopg.Connection[Any]], None]] = {
     "ingest": op_ingest,
     "purge": op_purge,
     "read_sessions": _select("SELECT * FROM vcf.sessions LIMIT 1"),
+    "read_session_phi": op_read_session_phi,
+    "read_session_metadata": _select(
+        "SELECT session_id, state, staging_key_id, content_sha256, block_count, line_count,"
+        " replaces, records, variants, calls, samples, warnings, error, created_by, created_at,"
+        " staged_at, finished_at FROM vcf.sessions LIMIT 1"
+    ),
+    "read_staged_blocks": op_read_staged_blocks,
+    "read_staged_block_counts": _select(
+        "SELECT session_id, block_no, line_count FROM vcf.staged_blocks LIMIT 1"
+    ),
+    "copy_out_staged_blocks": op_copy_out_staged_blocks,
+    "read_sample_blind_index": _select("SELECT blind_index FROM vcf.samples LIMIT 1"),
     "read_session_state": _select("SELECT session_id, state FROM vcf.sessions LIMIT 1"),
     "read_genotypes": op_read_genotypes,
     "read_sample_ids": _select("SELECT sample_id FROM vcf.samples LIMIT 1"),
@@ -323,3 +375,33 @@ def test_role_matrix(world: World, operation: str, role: str) -> None:
     if operation.startswith("audit_") or operation == "grant_role":
         row = world.admin.execute("SELECT ok, problem FROM vcf.audit_verify()").fetchone()
         assert row == (True, None)
+
+
+# Columns of schema vcf a loader may SELECT that hold bytes, and why each is no PHI.
+LOADER_BYTEA_COLUMNS = {
+    ("sessions", "content_sha256"),  # the file's hash, for already_loaded
+    ("data_keys", "wrapped_key"),  # keys wrapped by a KEK, to unlock in client mode
+    ("data_keys", "key_check"),  # a key check value
+}
+
+
+def test_loaders_select_no_ciphertext_of_phi(world: World) -> None:
+    """Every column a loader may SELECT, checked by type: no ciphertext of PHI among them."""
+    rows = world.admin.execute(
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)"
+        "  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+        " WHERE c.relnamespace = 'vcf'::regnamespace AND c.relkind IN ('r', 'v', 'm', 'p')"
+        "   AND a.attnum > 0 AND NOT a.attisdropped"
+        "   AND has_column_privilege('vcf_loader', c.oid, a.attname, 'SELECT')"
+    ).fetchall()
+    selectable = {(t, c) for t, c, _ in rows}
+    assert ("sessions", "state") in selectable  # the check sees column grants at all
+    assert {(t, c) for t, c, kind in rows if kind == "bytea"} == LOADER_BYTEA_COLUMNS
+    for phi in [
+        ("sessions", "source_enc"),
+        ("sessions", "header_enc"),
+        ("staged_blocks", "ciphertext"),
+        ("samples", "name_enc"),
+        ("samples", "blind_index"),
+    ]:
+        assert phi not in selectable
