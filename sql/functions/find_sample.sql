@@ -5,7 +5,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_actor  name := @extschema@._audit_actor();
-    v_reason text := nullif(left(btrim(p_reason), 500), '');
+    v_reason text := @extschema@._reason(p_reason);
     v_key_id uuid;
     v_key    bytea;
     v_id     bigint;

@@ -5,7 +5,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_actor  name := @extschema@._audit_actor();
-    v_reason text := left(btrim(p_reason), 500);
+    v_reason text := @extschema@._reason(p_reason);
     v_target text := p_sample_id::text;
     v_enc    bytea;
     v_key_id uuid;
@@ -32,7 +32,7 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Analysts work with sample ids; a DBA can grant vcf_phi_reader (vcfctl roles grant).';
     END IF;
-    IF v_reason IS NULL OR v_reason = '' THEN
+    IF v_reason IS NULL THEN
         PERFORM @extschema@._audit_autonomous_try('reveal', v_target, false,
             jsonb_build_object('refused', 'no reason given'));
         RAISE EXCEPTION 'a reason is required to reveal sample %', p_sample_id

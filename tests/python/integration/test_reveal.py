@@ -118,6 +118,49 @@ def test_reveal_needs_a_reason(vcfctl: Any, conn: psycopg.Connection[Any], loade
     assert usage.returncode == 2 and "--reason" in usage.stderr
 
 
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "\t\t",  # tabs
+        "\u00a0\u00a0",  # no-break spaces
+        "\u200b\u200c\u200d",  # zero-width space, non-joiner, joiner
+        "\u2060\ufeff",  # word joiner, zero-width no-break space
+        " \u3000\u2028 ",  # ideographic space, line separator
+        "\u200e\u202e\u2066",  # direction marks and isolates
+        "\u180e\u2800\u3164",  # Mongolian vowel separator, braille blank, Hangul filler
+        "\n\r\x0b\x0c",
+    ],
+    ids=lambda r: "+".join(f"U{ord(c):04X}" for c in r),
+)
+def test_an_invisible_reason_is_no_reason(
+    conn: psycopg.Connection[Any], loaded: Loaded, reason: str
+) -> None:
+    head = _head(conn)
+    with pytest.raises(psycopg.Error) as refused:
+        conn.execute("SELECT vcf.reveal_sample(%s, %s)", (loaded.sample_ids[0], reason))
+    assert refused.value.diag.sqlstate == "VP073"
+    [(_, _, ok, details)] = _audit(conn, "reveal", head)
+    assert not ok and details["refused"] == "no reason given"
+
+
+def test_a_reason_is_stored_trimmed_of_invisible_characters(
+    conn: psycopg.Connection[Any], home: Path, loaded: Loaded
+) -> None:
+    from helpers import phi_key
+    from vcf_pg_loader.keys.registry import unlock
+
+    head = _head(conn)
+    with conn.transaction():
+        unlock(conn, phi_key(conn, home))
+        row = conn.execute(
+            "SELECT vcf.reveal_sample(%s, %s)",
+            (loaded.sample_ids[1], "\u200b\u00a0 IRB-7 \u200bcheck\t\u2060"),
+        ).fetchone()
+    assert row == (loaded.names[1],)
+    [(_, _, ok, details)] = _audit(conn, "reveal", head)
+    assert ok and details["reason"] == "IRB-7 \u200bcheck"
+
+
 def test_phi_reader_login_reveals_analyst_is_refused(
     vcfctl: Any, conn: psycopg.Connection[Any], conninfo: str, loaded: Loaded
 ) -> None:
