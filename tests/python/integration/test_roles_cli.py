@@ -138,6 +138,10 @@ def test_vcfctl_as_a_loader_an_analyst_and_an_auditor(
     assert rows == [(users["vcf_loader"],)]
     listed = vcfctl("--db", loader, "sessions", "list")
     assert listed.returncode == 0, listed.stderr
+    # Block counts, not ciphertext: a loader may still see what is staged.
+    shown = vcfctl("--db", loader, "sessions", "show", str(session_id), "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["staged_blocks_present"] == 0
 
     auditor = make_conninfo(conninfo, user=users["vcf_auditor"])
     as_auditor = vcfctl("--db", auditor, "audit", "verify")
