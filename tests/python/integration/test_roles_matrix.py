@@ -70,9 +70,14 @@ class World:
     def connect(self, role: str) -> psycopg.Connection[Any]:
         return psycopg.connect(self.conninfo, user=_user(role), autocommit=True)
 
-    def staged_session(self) -> Any:
+    def staged_session(self, conn: psycopg.Connection[Any] | None = None) -> Any:
+        """A staged session, owned by conn's login when it may stage, else by the admin."""
         tag = uuid.uuid4().hex[:10]
         path = write_vcf(self.tmp / f"m-{tag}.vcf", [f"MATRIX-{tag}"], synthetic_records(5, 1))
+        if conn is not None and _may(
+            conn, "vcf.stage_begin(uuid, uuid, text, text, bytea, jsonb, bytea, bytea)"
+        ):
+            return stage_file(conn, self.provider, path)
         return stage_file(self.admin, self.provider, path)
 
 
@@ -149,7 +154,7 @@ def op_stage_into_other_session(w: World, conn: psycopg.Connection[Any]) -> None
 
 
 def op_ingest(w: World, conn: psycopg.Connection[Any]) -> None:
-    staged = w.staged_session()
+    staged = w.staged_session(conn)
     staging = load_data_key(
         w.admin,
         w.provider,
@@ -178,7 +183,7 @@ def _staging_key_id(w: World, session_id: uuid.UUID) -> uuid.UUID:
 
 
 def op_purge(w: World, conn: psycopg.Connection[Any]) -> None:
-    staged = w.staged_session()
+    staged = w.staged_session(conn)
     try:
         conn.execute("SELECT vcf.session_purge(%s)", (staged.session_id,))
     finally:
