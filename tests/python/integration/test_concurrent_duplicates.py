@@ -250,10 +250,14 @@ def test_overlapping_reloads_one_wins(
     conn.execute("SELECT vcf.session_purge(%s)", (reloads[1].session_id,))
 
 
+@pytest.mark.parametrize("run", [1, 2])
 def test_two_vcfctl_loads_started_at_once(
-    home: Path, cluster: Any, conn: psycopg.Connection[Any], tmp_path: Path
+    home: Path, cluster: Any, conn: psycopg.Connection[Any], tmp_path: Path, run: int
 ) -> None:
-    path, _ = _file(tmp_path, records=3000, samples=3)
+    """Two processes, no coordination: the file is large enough (30,000 records,
+    about 3 s here) that both stage before either ingest commits, so the loser
+    is decided at ingest (before the fix both ingested, in every run)."""
+    path, _ = _file(tmp_path, records=30_000, samples=3)
     copy = tmp_path / "same-content-other-name.vcf"
     copy.write_bytes(path.read_bytes())
     env = {k: v for k, v in os.environ.items() if not k.startswith("VCF_PG_LOADER_")}
@@ -277,7 +281,7 @@ def test_two_vcfctl_loads_started_at_once(
     loser = next(r for r in results if r["state"] == "already_loaded")
     assert loser["session_id"] == winner["session_id"]
     sha = _sha(conn, uuid.UUID(winner["session_id"]))
-    assert _check_written_once(conn, sha, 3000, 3) == uuid.UUID(winner["session_id"])
+    assert _check_written_once(conn, sha, 30_000, 3) == uuid.UUID(winner["session_id"])
     left = conn.execute(
         "SELECT count(*) FROM vcf.sessions WHERE content_sha256 = %s"
         " AND state IN ('staging', 'staged')",
