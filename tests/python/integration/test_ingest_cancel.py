@@ -34,7 +34,7 @@ def slow_session(
     path = write_vcf(
         tmp_path / f"slow-{tag}.vcf",
         [f"SLOW-{tag}-{i}" for i in range(4)],
-        synthetic_records(40_000, 4),
+        synthetic_records(40_000, 4, start=60_000_000),
     )
     staged = stage_file(conn, LocalMasterKey(home / "master.key"), path)
     return staged, staging_key(conn, home, staged.session_id), phi_key(conn, home)

@@ -22,7 +22,7 @@ from vcf_pg_loader.errors import VcfPgError
 from vcf_pg_loader.ingest import ingest_session
 from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.keys.registry import load_data_key, unlock
-from vcf_pg_loader.sessions import purge_session
+from vcf_pg_loader.sessions import incomplete_session_ids, purge_session
 from vcf_pg_loader.staging import StageResult, stage_file
 
 
@@ -223,3 +223,16 @@ def test_session_fail_reason_is_one_bounded_line(
     ).fetchone()
     assert row == (error,)
     conn.execute("SELECT vcf.session_purge(%s)", (s.session_id,))
+
+
+def test_purge_incomplete_lists_only_what_the_login_may_purge(
+    conn: psycopg.Connection[Any], logins: Logins, provider: LocalMasterKey, tmp_path: Path
+) -> None:
+    s = _stage_as(logins, logins.alice, provider, tmp_path)
+    with logins.connect(logins.bob) as bob:
+        assert s.session_id not in incomplete_session_ids(bob)
+    with logins.connect(logins.alice) as alice:
+        assert s.session_id in incomplete_session_ids(alice)
+    with logins.connect(logins.dba) as dba:
+        assert s.session_id in incomplete_session_ids(dba)
+    purge_session(conn, s.session_id)
