@@ -5,7 +5,9 @@ this side only unwraps the data keys (staging and PHI) and hands them over
 as bind parameters, or, when the server unwraps keys itself (plpython
 companion, configured by the DBA), asks it to with vcf.unlock(key_id). A
 failed ingest rolls back whole; the session is then marked failed, with the
-extension's own message (no PHI).
+extension's own message (no PHI). Content that another session ingested
+first, even one that ran at the same moment, is AlreadyLoaded: this session
+is purged (its staging key destroyed) instead.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from typing import Any
 
 import psycopg
 
-from .errors import BadInputError, DatabaseError, IntegrityError, KeyError_, VcfPgError
+from .errors import (
+    AlreadyLoaded,
+    BadInputError,
+    DatabaseError,
+    IntegrityError,
+    KeyError_,
+    VcfPgError,
+)
 from .keys.provider import KeyProvider
 from .keys.registry import (
     active_phi_key_id,
@@ -26,6 +35,7 @@ from .keys.registry import (
     server_key_provider,
     unlock_prepared,
 )
+from .sessions import purge_session
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,11 @@ def ingest_session(
     engine: str | None = None,
     strict: bool = False,
 ) -> IngestResult:
-    """Ingest one staged session; on failure mark it failed and raise a clean error."""
+    """Ingest one staged session; on failure mark it failed and raise a clean error.
+
+    Raises AlreadyLoaded (session_id: the winner) when the database refuses the
+    content as already ingested (VP050); this session is then purged.
+    """
     prefix = f"{label}: " if label else ""
     row = conn.execute(
         "SELECT staging_key_id, state FROM vcf.sessions WHERE session_id = %s", (session_id,)
@@ -97,6 +111,12 @@ def ingest_session(
             ).fetchone()
     except psycopg.Error as exc:
         message = exc.diag.message_primary or type(exc).__name__
+        if exc.diag.sqlstate == "VP050":
+            # Another session ingested the same content first (possibly while
+            # this one ran): this one can never be ingested, so shred it.
+            with contextlib.suppress(VcfPgError):
+                purge_session(conn, session_id)
+            raise AlreadyLoaded(f"{prefix}{message}", exc.diag.message_detail or "") from None
         # Only the extension's own messages are stored: PostgreSQL's may quote file data.
         stored = (
             message

@@ -60,11 +60,19 @@ def session_warnings(conn: psycopg.Connection[Any], session_id: uuid.UUID) -> li
 
 
 def incomplete_session_ids(conn: psycopg.Connection[Any]) -> list[uuid.UUID]:
-    """Sessions that still hold staged data or a staging key."""
+    """Sessions that still hold staged data or a staging key and that this login
+    may purge: its own, or every one for a DBA (as vcf.session_purge decides)."""
     rows = conn.execute(
         "SELECT s.session_id FROM vcf.sessions s JOIN vcf.data_keys k"
         " ON k.key_id = s.staging_key_id"
-        " WHERE s.state = ANY(%s) AND k.state <> 'destroyed' ORDER BY s.created_at",
+        " WHERE s.state = ANY(%s) AND k.state <> 'destroyed'"
+        " AND (s.created_by = session_user"
+        "      OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r"
+        "                  WHERE r.rolname = session_user AND r.rolsuper)"
+        "      OR pg_catalog.pg_has_role(session_user,"
+        "             (SELECT e.extowner FROM pg_catalog.pg_extension e"
+        "               WHERE e.extname = 'vcf_pg_loader'), 'MEMBER'))"
+        " ORDER BY s.created_at",
         (list(INCOMPLETE_STATES),),
     ).fetchall()
     return [uuid.UUID(str(r[0])) for r in rows]

@@ -29,6 +29,7 @@ DECLARE
     v_engine       regproc;
     v_warning      text;
     v_warnings     jsonb;
+    v_winner       uuid;
 BEGIN
     -- Ingests one staged session in the caller's transaction: verifies the
     -- manifest and every block's tag before using it, decrypts and parses
@@ -40,13 +41,24 @@ BEGIN
     -- parser: 'plpython' (vcf._ingest_block_py, from the companion
     -- extension), 'plpgsql' (vcf._ingest_block), or NULL for the first when
     -- it is installed. p_strict turns every warning into a reject (VP041).
-    -- Raises VP001-VP041.
+    -- Only the login that staged the session (sessions.created_by) may
+    -- ingest it (42501). Content that another session already holds as
+    -- 'ingested' is refused (VP050, DETAIL: that session), early when it is
+    -- visible at the start, and otherwise by the unique index
+    -- sessions_one_ingested_per_content when two ingests of the same content
+    -- overlap: the second waits for the first to commit, then gets VP050.
+    -- Raises VP001-VP051, 42501.
     v_engine := @extschema@._ingest_engine(p_engine);
     SELECT * INTO v_session FROM @extschema@.sessions s
      WHERE s.session_id = p_session_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'session % does not exist', p_session_id
             USING ERRCODE = 'VP001', HINT = 'List sessions with "vcfctl sessions list".';
+    END IF;
+    IF v_session.created_by IS DISTINCT FROM session_user THEN
+        RAISE EXCEPTION 'permission denied to ingest session %: it was staged by another login', p_session_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only the login that staged a session may ingest it; stage the file again as yourself.';
     END IF;
     IF v_session.state <> 'staged' THEN
         RAISE EXCEPTION 'session % is %, not staged', p_session_id, v_session.state
@@ -55,6 +67,16 @@ BEGIN
                       WHEN 'ingested' THEN 'It has been loaded already.'
                       WHEN 'staging' THEN 'Its staging did not finish: purge it and stage the file again.'
                       ELSE 'Stage the file again.' END;
+    END IF;
+    -- Cheap early refusal when another session already holds this content;
+    -- the unique index sessions_one_ingested_per_content decides the race.
+    SELECT s.session_id INTO v_winner FROM @extschema@.sessions s
+     WHERE s.content_sha256 = v_session.content_sha256 AND s.state = 'ingested'
+       AND s.session_id IS DISTINCT FROM v_session.replaces;
+    IF FOUND THEN
+        RAISE EXCEPTION 'this content is already loaded as session %', v_winner
+            USING ERRCODE = 'VP050', DETAIL = v_winner::text,
+                  HINT = 'Nothing was written; load it with --reload to replace that session''s records and calls.';
     END IF;
 
     v_staging_key := @extschema@._unlocked_key(v_session.staging_key_id);
@@ -167,14 +189,26 @@ BEGIN
     END IF;
     DELETE FROM @extschema@.staged_blocks b WHERE b.session_id = p_session_id;
     PERFORM @extschema@._destroy_key(v_session.staging_key_id);
-    UPDATE @extschema@.sessions s
-       SET state = 'ingested',
-           source_enc = @extschema@._seal(v_phi_key, v_phi_key_id, v_plain,
-                                          format('vcf.sessions.source:%s', p_session_id)),
-           records = v_records, variants = v_variants, calls = v_calls,
-           samples = cardinality(v_hdr.o_sample_ids), warnings = v_warnings,
-           finished_at = clock_timestamp()
-     WHERE s.session_id = p_session_id;
+    BEGIN
+        UPDATE @extschema@.sessions s
+           SET state = 'ingested',
+               source_enc = @extschema@._seal(v_phi_key, v_phi_key_id, v_plain,
+                                              format('vcf.sessions.source:%s', p_session_id)),
+               records = v_records, variants = v_variants, calls = v_calls,
+               samples = cardinality(v_hdr.o_sample_ids), warnings = v_warnings,
+               finished_at = clock_timestamp()
+         WHERE s.session_id = p_session_id;
+    EXCEPTION WHEN unique_violation THEN
+        -- A concurrent ingest of the same content committed first: this
+        -- UPDATE waited for it, then hit sessions_one_ingested_per_content.
+        SELECT s.session_id INTO v_winner FROM @extschema@.sessions s
+         WHERE s.content_sha256 = v_session.content_sha256 AND s.state = 'ingested'
+           AND s.session_id <> p_session_id;
+        RAISE EXCEPTION 'this content is already loaded as session %',
+            coalesce(v_winner::text, '(a concurrent ingest)')
+            USING ERRCODE = 'VP050', DETAIL = coalesce(v_winner::text, ''),
+                  HINT = 'Nothing was written; load it with --reload to replace that session''s records and calls.';
+    END;
     PERFORM @extschema@._audit('ingest', p_session_id::text, true,
         jsonb_build_object('records', v_records, 'variants', v_variants, 'calls', v_calls,
                            'samples', cardinality(v_hdr.o_sample_ids),

@@ -2,7 +2,9 @@
 -- the source path under the staging key while staged, under the PHI key after ingest.
 -- A session whose content (sha256) was already ingested is refused at
 -- stage_finish unless it is a reload; then `replaces` names the session whose
--- rows its ingest replaces (that one becomes 'replaced').
+-- rows its ingest replaces (that one becomes 'replaced'). created_by, the
+-- login that staged it, owns it: only that login may ingest or fail it
+-- (a DBA may also purge it).
 CREATE TABLE @extschema@.sessions (
     session_id     uuid        PRIMARY KEY,
     state          text        NOT NULL DEFAULT 'staging'
@@ -28,7 +30,12 @@ CREATE TABLE @extschema@.sessions (
     staged_at      timestamptz,
     finished_at    timestamptz
 );
-CREATE INDEX sessions_content_sha256 ON @extschema@.sessions (content_sha256)
+-- Content identity is enforced here, not only checked at stage_finish: of two
+-- ingests of the same content that overlap, the second one's final UPDATE
+-- waits for the first to commit and then fails (vcf._ingest turns that into
+-- VP050). A reload marks the session it replaces 'replaced' first, in the
+-- same transaction, so it passes.
+CREATE UNIQUE INDEX sessions_one_ingested_per_content ON @extschema@.sessions (content_sha256)
     WHERE state = 'ingested';
 COMMENT ON TABLE @extschema@.sessions IS 'One staged file each; source path and header only encrypted';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.sessions', '');

@@ -96,7 +96,7 @@ def _done(file: str | None, done: IngestResult, warnings: list[dict[str, Any]]) 
     )
 
 
-def _already(file: str, error: AlreadyLoaded) -> dict[str, Any]:
+def _already(file: str | None, error: AlreadyLoaded) -> dict[str, Any]:
     click.echo(f"vcfctl: {error.message} (nothing written; --reload replaces it)", err=True)
     return _entry(file, error.session_id, "already_loaded")
 
@@ -174,6 +174,9 @@ def ingest(
     for session_id in session_ids:
         try:
             done = ingest_session(conn, provider, session_id, engine=engine, strict=strict)
+        except AlreadyLoaded as exc:
+            results.append(_already(None, exc))
+            continue
         except VcfPgError as exc:
             results.append(_failure(str(session_id), session_id, exc))
             continue
@@ -199,9 +202,11 @@ def load(
 
     Each file is all or nothing. With --format json, prints a list with, per
     file: session_id, file, records (data lines), variants (per-ALT rows),
-    calls, samples, warnings, state. Content already loaded is reported as
-    already_loaded and not written again (unless --reload). Exit status is
-    non-zero if any file failed.
+    calls, samples, warnings, state. Content already loaded, also by a load
+    of the same content running at the same moment, is reported as
+    already_loaded (session_id: the session that holds it) and not written
+    again (unless --reload); a staged copy that lost the race is purged.
+    Exit status is non-zero if any file failed.
     """
     conn = app.connect()
     provider = app.provider()

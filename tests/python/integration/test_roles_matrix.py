@@ -28,6 +28,7 @@ from vcf_pg_loader.keys.registry import active_phi_key_id, load_data_key, unlock
 from vcf_pg_loader.staging import stage_file
 
 SECURITY_MD = REPO / "docs" / "security.md"
+_STAGE_BEGIN = "vcf.stage_begin(uuid, uuid, text, text, bytea, jsonb, bytea, bytea)"
 ROLES = ("vcf_loader", "vcf_analyst", "vcf_phi_reader", "vcf_key_admin", "vcf_auditor", "none")
 
 
@@ -70,9 +71,12 @@ class World:
     def connect(self, role: str) -> psycopg.Connection[Any]:
         return psycopg.connect(self.conninfo, user=_user(role), autocommit=True)
 
-    def staged_session(self) -> Any:
+    def staged_session(self, conn: psycopg.Connection[Any] | None = None) -> Any:
+        """A staged session, owned by conn's login when it may stage, else by the admin."""
         tag = uuid.uuid4().hex[:10]
         path = write_vcf(self.tmp / f"m-{tag}.vcf", [f"MATRIX-{tag}"], synthetic_records(5, 1))
+        if conn is not None and _may(conn, _STAGE_BEGIN):
+            return stage_file(conn, self.provider, path)
         return stage_file(self.admin, self.provider, path)
 
 
@@ -149,7 +153,7 @@ def op_stage_into_other_session(w: World, conn: psycopg.Connection[Any]) -> None
 
 
 def op_ingest(w: World, conn: psycopg.Connection[Any]) -> None:
-    staged = w.staged_session()
+    staged = w.staged_session(conn)
     staging = load_data_key(
         w.admin,
         w.provider,
@@ -178,7 +182,7 @@ def _staging_key_id(w: World, session_id: uuid.UUID) -> uuid.UUID:
 
 
 def op_purge(w: World, conn: psycopg.Connection[Any]) -> None:
-    staged = w.staged_session()
+    staged = w.staged_session(conn)
     try:
         conn.execute("SELECT vcf.session_purge(%s)", (staged.session_id,))
     finally:
@@ -271,17 +275,11 @@ def op_read_session_phi(w: World, conn: psycopg.Connection[Any]) -> None:
         conn.execute(f"SELECT {column} FROM vcf.sessions LIMIT 1").fetchall()
 
 
-_STAGE_BEGIN = "vcf.stage_begin(uuid, uuid, text, text, bytea, jsonb, bytea, bytea)"
-
-
 def _with_staged_blocks(
     w: World, conn: psycopg.Connection[Any], read: Callable[[uuid.UUID], None]
 ) -> None:
     """read(session_id) of a session this very login staged (its own blocks)."""
-    tag = uuid.uuid4().hex[:10]
-    path = write_vcf(w.tmp / f"b-{tag}.vcf", [f"MATRIX-{tag}"], synthetic_records(5, 1))
-    stager = conn if _may(conn, _STAGE_BEGIN) else w.admin
-    staged = stage_file(stager, w.provider, path)
+    staged = w.staged_session(conn)
     try:
         read(staged.session_id)
     finally:
