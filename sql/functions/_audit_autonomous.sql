@@ -22,7 +22,10 @@ BEGIN
                   HINT = 'Do not make the constraint trigger audit_log_seal IMMEDIATE (SET CONSTRAINTS) before this call.';
     END IF;
     v_target := @extschema@._audit_loopback();
-    IF v_target = ANY (@extschema@._dblink_connection_names()) THEN
+    -- dblink_exec takes its first argument for a connection name when one of
+    -- this session's connections has it, truncated to a name's 63 bytes: a
+    -- caller's connection named so would receive the row instead.
+    IF v_target::name::text = ANY (@extschema@._dblink_connection_names()) THEN
         RAISE EXCEPTION 'cannot write an autonomous audit row: a dblink connection of this session is named like the audit loopback'
             USING ERRCODE = 'VP070', HINT = 'Close it with dblink_disconnect and retry.';
     END IF;

@@ -131,3 +131,24 @@ def test_a_refusal_that_cannot_be_audited_is_an_error(
             c.execute("SELECT vcf.reveal_sample(1, 'ticket 1')")
         assert reveal.value.diag.sqlstate == "VP070"
     assert "WARNING" not in warnings
+
+
+def test_a_dblink_connection_named_like_the_loopback_is_refused(
+    conn: psycopg.Connection[Any], conninfo: str
+) -> None:
+    """dblink looks a target up as a connection name first, truncated to 63 bytes.
+
+    A caller's own connection named like the loopback's conninfo would receive
+    the audit row (and could send it anywhere): the extension refuses instead.
+    """
+    target = conn.execute("SELECT vcf._audit_loopback()").fetchone()[0]  # type: ignore[index]
+    assert len(target.encode()) > 63  # the name dblink would look up is cut short
+    with psycopg.connect(conninfo, autocommit=True) as c:
+        c.execute("SELECT dblink_connect(%s, %s)", (target[:63], conninfo))
+        try:
+            with pytest.raises(psycopg.Error) as refused:
+                c.execute("SELECT vcf.unlock(%s, %s)", (uuid.uuid4(), b"\x00" * 64))
+            assert refused.value.diag.sqlstate == "VP070"
+            assert "named like the audit loopback" in (refused.value.diag.message_primary or "")
+        finally:
+            c.execute("SELECT dblink_disconnect(%s)", (target[:63],))
