@@ -4,7 +4,8 @@ LANGUAGE plpython3u VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 # In-server key unwrapping, shared by vcf._server_unwrap,
-# vcf._server_generate and vcf._server_unlocked_key: defines it once per
+# vcf._server_generate, vcf._server_unlocked_key and
+# vcf._server_verify_wrapping: defines it once per
 # database session in GD["vcf_pg_loader.server_keys"].
 #
 # Configuration comes from the server's configuration files only
@@ -332,6 +333,32 @@ def generate(key_id, context):
     return (provider, kek_id, wrapped, key_check(key), None, None, None)
 
 
+def verify(key_id, provider, kek_id, wrapped):
+    """Whether a proposed wrapped form (provider, kek_id, wrapped) unwraps in
+    the server, under the key's stored encryption context, to the key the
+    stored check value names: (verified, sqlstate, message, hint) for
+    vcf.rewrap_key. verified is None, and nothing is tried, when the server
+    does not unwrap this provider's keys. The unwrapped key is compared and
+    dropped: never kept, returned or logged. Audits nothing (the caller does)."""
+    cfg = config()
+    if cfg.get("server_key_provider", "") not in PROVIDERS or cfg["server_key_provider"] != provider:
+        return (None, None, None, None)
+    try:
+        row = plpy.execute(plans.key_row, [key_id])
+        if not row or row[0]["state"] == "destroyed":
+            raise Refused("VP002", f"data key {key_id} does not exist or has been destroyed", None)
+        proposed = {"kek_id": kek_id, "wrapped_key": wrapped}
+        key = PROVIDERS[provider][0](cfg, key_id, proposed, json.loads(row[0]["context"]))
+        if len(key) != KEY_BYTES or not hmac.compare_digest(key_check(key), row[0]["key_check"]):
+            raise Refused("VP003", f"it unwraps to another key than data key {key_id}"
+                          " (check value differs)", None)
+    except Refused as refusal:
+        return (False, refusal.sqlstate, str(refusal), refusal.hint)
+    finally:
+        key = None
+    return (True, None, None, None)
+
+
 GD["vcf_pg_loader.server_keys"] = SimpleNamespace(
-    unlock=unlock, unlocked_key=unlocked_key, generate=generate)
+    unlock=unlock, unlocked_key=unlocked_key, generate=generate, verify=verify)
 $$;
