@@ -19,7 +19,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from helpers import synthetic_records, write_vcf
+from helpers import key_forms, phi_key, synthetic_records, write_vcf
 
 PHI_KEY = base64.b64encode(bytes(range(100, 132))).decode()
 
@@ -365,3 +365,78 @@ def test_rewrap_key_refuses_stale_and_bad_writes(
             )
         assert err.value.diag.sqlstate == "VP060"
     assert os.environ["AWS_REGION"] == aws["AWS_REGION"]
+
+
+# ------------------------------------------- a new wrapped form must be proven (VP063)
+
+_REWRAP = "SELECT vcf.rewrap_key(%s, %s, %s, %s, %s)"
+_REWRAP_PROVEN = "SELECT vcf.rewrap_key(%s, %s, %s, %s, %s, %b)"
+
+
+def _phi_row(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+    row = conn.execute(
+        "SELECT key_id, provider, kek_id, wrapped_key, encryption_context, key_check"
+        " FROM vcf.data_keys WHERE purpose = 'phi' AND state = 'active'"
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def _vp063(conn: psycopg.Connection[Any], sql: str, args: tuple[Any, ...]) -> str:
+    with pytest.raises(psycopg.Error) as err, conn.cursor(binary=True) as cur:
+        cur.execute(sql, args)
+    assert err.value.diag.sqlstate == "VP063", err.value.diag.message_primary
+    assert "unchanged" in (err.value.diag.message_hint or "")
+    return str(err.value.diag.message_primary)
+
+
+def test_unproven_wrappings_are_refused(
+    conninfo: str, vcfctl: Any, aws: dict[str, str], kms: Any, tmp_path: Path
+) -> None:
+    """No companion (as on RDS): the caller must send the key it unwrapped from the new form.
+
+    Garbage, a valid KMS wrapping of another key and a wrong proof are refused
+    (VP063, audited, no key material in the row), the stored wrapping stays and
+    the names still read back.
+    """
+    target = _new_key(kms, "alias/rw-proof")
+    url = _database(conninfo, "rewrap_proof")
+    home = tmp_path / "home"
+    env = {**aws, "VCF_PG_LOADER_HOME": str(home)}
+    assert vcfctl("--db", url, "keys", "init", env=env).returncode == 0
+    names = ["Proof Patient", f"Proof {uuid.uuid4().hex[:6]}"]
+    ids = _load(vcfctl, url, env, write_vcf(tmp_path / "p.vcf", names, synthetic_records(3, 2)))
+    with psycopg.connect(url, autocommit=True) as conn:
+        before = _phi_row(conn)
+        key_id, _, _, wrapped, context, _ = before
+        real = phi_key(conn, home)
+        cas = hashlib.sha256(bytes(wrapped)).digest()
+        # a valid KMS wrapping, under the key's own context, of another key
+        other = os.urandom(64)
+        foreign = kms.encrypt(KeyId=target, Plaintext=other, EncryptionContext=context)
+        blob = bytes(foreign["CiphertextBlob"])
+
+        no_proof = _vp063(conn, _REWRAP, (key_id, cas, target, "aws-kms", os.urandom(200)))
+        assert "cannot prove the new wrapping" in no_proof
+        assert "cannot prove" in _vp063(conn, _REWRAP, (key_id, cas, target, "aws-kms", blob))
+        refused = [
+            _vp063(conn, _REWRAP_PROVEN, (key_id, cas, target, "aws-kms", blob, other)),
+            _vp063(conn, _REWRAP_PROVEN, (key_id, cas, target, "aws-kms", blob, os.urandom(64))),
+            _vp063(conn, _REWRAP_PROVEN, (key_id, cas, target, "aws-kms", blob, real.material[:32])),
+        ]
+        assert all("the key given as proof is not this data key" in m for m in refused)
+        assert _phi_row(conn) == before
+
+    rows = [r for r in _audit(url, "rewrap") if not r[2]]
+    assert len(rows) == 5 and all(r[3]["sqlstate"] == "VP063" for r in rows)
+    assert all(r[1] == str(key_id) and r[3]["to_kek_id"] == target for r in rows)
+    text = json.dumps([r[3] for r in rows]).encode()
+    for secret in (real.material, other):
+        assert not any(form in text for form in key_forms(secret))
+    # The key is still unlockable: the names read back; and vcfctl still moves it to KMS.
+    assert [_reveal(vcfctl, url, env, i) for i in ids] == names
+    moved = _rewrap(vcfctl, url, env, "--to-kms-key-id", target)
+    assert moved.returncode == 0, moved.stderr
+    assert [_reveal(vcfctl, url, env, i) for i in ids] == names
+    [done] = [r for r in _audit(url, "rewrap") if r[2]]
+    assert done[3]["proof"] == "client" and done[3]["to_kek_id"] == target
