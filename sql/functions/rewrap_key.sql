@@ -23,9 +23,12 @@ BEGIN
     -- a failed one, nothing changes (VP063). Compare-and-swap: only if the
     -- stored wrapped key still has sha256 p_old_wrapped_sha256, so a
     -- concurrent rewrap or destroy is never overwritten. The key check value
-    -- and encryption context stay; no data is touched. Audited ('rewrap',
-    -- with the proof used); refusals in an autonomous transaction. No key
-    -- material in any error or audit row.
+    -- and encryption context stay; no data is touched. A form proven by the
+    -- client only can still be garbage (a key admin calling this with the
+    -- real key): the form it replaced is kept in previous_* until the server
+    -- unwraps the new one (vcf.rewrap_undo puts it back). Audited ('rewrap',
+    -- with the proof used and the KEK id kept for undo); refusals in an
+    -- autonomous transaction. No key material in any error or audit row.
     -- SECURITY DEFINER: key admins read vcf.data_keys but may not write it.
     -- Raises VP002 (no such key), VP060 (destroyed), VP061 (changed since it
     -- was read; refusal audited), VP062 (invalid provider, KEK id or key),
@@ -88,13 +91,31 @@ BEGIN
                          'unwraps the new form and checks it before it is swapped in.';
     END IF;
 
+    -- Proven by the server: nothing to keep. Proven by the client only: keep
+    -- the form it replaces, unless one is kept already (the current form was
+    -- not proven by the server either: the kept one is the last that was).
+    IF v_proof LIKE 'server%' THEN
+        v_row.previous_provider := NULL;
+        v_row.previous_kek_id := NULL;
+        v_row.previous_wrapped_key := NULL;
+        v_row.previous_replaced_at := NULL;
+    ELSIF v_row.previous_wrapped_key IS NULL THEN
+        v_row.previous_provider := v_row.provider;
+        v_row.previous_kek_id := v_row.kek_id;
+        v_row.previous_wrapped_key := v_row.wrapped_key;
+        v_row.previous_replaced_at := clock_timestamp();
+    END IF;
     UPDATE @extschema@.data_keys
-       SET provider = p_provider, kek_id = p_kek_id, wrapped_key = p_wrapped_key
+       SET provider = p_provider, kek_id = p_kek_id, wrapped_key = p_wrapped_key,
+           previous_provider = v_row.previous_provider, previous_kek_id = v_row.previous_kek_id,
+           previous_wrapped_key = v_row.previous_wrapped_key,
+           previous_replaced_at = v_row.previous_replaced_at
      WHERE key_id = p_key_id;
     PERFORM @extschema@._audit('rewrap', p_key_id::text, true,
         jsonb_build_object('purpose', v_row.purpose,
                            'from_provider', v_row.provider, 'from_kek_id', v_row.kek_id,
                            'to_provider', p_provider, 'to_kek_id', p_kek_id,
-                           'proof', v_proof));
+                           'proof', v_proof,
+                           'kept_for_undo', v_row.previous_kek_id));
 END
 $$;

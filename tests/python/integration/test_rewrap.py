@@ -422,7 +422,9 @@ def test_unproven_wrappings_are_refused(
         refused = [
             _vp063(conn, _REWRAP_PROVEN, (key_id, cas, target, "aws-kms", blob, other)),
             _vp063(conn, _REWRAP_PROVEN, (key_id, cas, target, "aws-kms", blob, os.urandom(64))),
-            _vp063(conn, _REWRAP_PROVEN, (key_id, cas, target, "aws-kms", blob, real.material[:32])),
+            _vp063(
+                conn, _REWRAP_PROVEN, (key_id, cas, target, "aws-kms", blob, real.material[:32])
+            ),
         ]
         assert all("the key given as proof is not this data key" in m for m in refused)
         assert _phi_row(conn) == before
@@ -440,3 +442,123 @@ def test_unproven_wrappings_are_refused(
     assert [_reveal(vcfctl, url, env, i) for i in ids] == names
     [done] = [r for r in _audit(url, "rewrap") if r[2]]
     assert done[3]["proof"] == "client" and done[3]["to_kek_id"] == target
+
+
+def _previous(conn: psycopg.Connection[Any], key_id: Any) -> tuple[Any, ...]:
+    row = conn.execute(
+        "SELECT previous_provider, previous_kek_id, previous_wrapped_key"
+        " FROM vcf.data_keys WHERE key_id = %s",
+        (key_id,),
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_a_client_proven_rewrap_keeps_the_old_form_for_undo(
+    conninfo: str, vcfctl: Any, aws: dict[str, str], tmp_path: Path
+) -> None:
+    """The limit of a client's proof: a key admin with the real key can swap in garbage. The
+    replaced form is kept (and stays the one kept through further rewraps), vcf.rewrap_undo puts
+    it back, only the owner may let it go, and destroying the key erases it too."""
+    url = _database(conninfo, "rewrap_undo")
+    home = tmp_path / "home"
+    env = {**aws, "VCF_PG_LOADER_HOME": str(home)}
+    assert vcfctl("--db", url, "keys", "init", env=env).returncode == 0
+    names = ["Undo Patient"]
+    ids = _load(vcfctl, url, env, write_vcf(tmp_path / "u.vcf", names, synthetic_records(2, 1)))
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("DROP ROLE IF EXISTS undo_admin")
+        c.execute("CREATE ROLE undo_admin LOGIN")
+        c.execute("SELECT vcf.grant_role('vcf_key_admin', 'undo_admin')")
+        real = phi_key(c, home)
+    admin_url = make_conninfo(url, user="undo_admin")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        original = _phi_row(conn)
+        key_id, provider, kek_id, wrapped = original[:4]
+        for n in (1, 2):
+            current = bytes(_phi_row(conn)[3])
+            with conn.cursor(binary=True) as cur:
+                cur.execute(
+                    _REWRAP_PROVEN,
+                    (
+                        key_id,
+                        hashlib.sha256(current).digest(),
+                        f"arn:aws:kms:eu-west-2:000000000000:key/garbage-{n}",
+                        "aws-kms",
+                        os.urandom(150),
+                        real.material,
+                    ),
+                )
+            # the kept form is the original one, not the unproven garbage in between
+            assert _previous(conn, key_id) == (provider, kek_id, wrapped)
+        broken = _reveal_fails(vcfctl, url, env, ids[0])
+        assert broken.returncode != 0
+        with pytest.raises(psycopg.Error) as err:
+            conn.execute("SELECT vcf.key_forget_previous_wrapping(%s)", (key_id,))
+        assert err.value.diag.sqlstate == "42501"
+
+        conn.execute("SELECT vcf.rewrap_undo(%s)", (key_id,))
+        assert _phi_row(conn) == original and _previous(conn, key_id) == (None, None, None)
+        with pytest.raises(psycopg.Error) as err:
+            conn.execute("SELECT vcf.rewrap_undo(%s)", (key_id,))
+        assert err.value.diag.sqlstate == "VP064"
+    assert [_reveal(vcfctl, url, env, i) for i in ids] == names
+    rewraps = _audit(url, "rewrap")
+    assert [(r[2], r[3]["proof"], r[3]["kept_for_undo"]) for r in rewraps] == [
+        (True, "client", kek_id),
+        (True, "client", kek_id),
+    ]
+    undo = _audit(url, "rewrap_undo")
+    assert [(r[0], r[2]) for r in undo] == [("undo_admin", True), ("undo_admin", False)]
+    assert undo[0][3]["to_kek_id"] == kek_id and undo[1][3]["sqlstate"] == "VP064"
+    text = json.dumps([r[3] for r in rewraps + undo]).encode()
+    assert not any(form in text for form in key_forms(real.material))
+
+    # The owner lets a kept form go; destroying a key erases its kept form too.
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute(
+            "UPDATE vcf.data_keys SET previous_provider = provider, previous_kek_id = kek_id,"
+            " previous_wrapped_key = wrapped_key, previous_replaced_at = now()"
+            " WHERE key_id = %s",
+            (key_id,),
+        )
+        assert c.execute("SELECT vcf.key_forget_previous_wrapping(%s)", (key_id,)).fetchone() == (
+            True,
+        )
+        assert _previous(c, key_id) == (None, None, None)
+        assert c.execute("SELECT vcf.key_forget_previous_wrapping(%s)", (key_id,)).fetchone() == (
+            False,
+        )
+        assert [r[2] for r in _audit(url, "rewrap_forget")] == [True]
+        staged = vcfctl(
+            "--db",
+            url,
+            "stage",
+            "--format",
+            "json",
+            str(write_vcf(tmp_path / "s.vcf", ["Staged"], synthetic_records(2, 1))),
+            env=env,
+        )
+        assert staged.returncode == 0, staged.stderr
+        sid = json.loads(staged.stdout)[0]["session_id"]
+        staging = c.execute(
+            "SELECT staging_key_id FROM vcf.sessions WHERE session_id = %s", (sid,)
+        ).fetchone()
+        assert staging is not None
+        c.execute(
+            "UPDATE vcf.data_keys SET previous_provider = provider, previous_kek_id = kek_id,"
+            " previous_wrapped_key = wrapped_key, previous_replaced_at = now()"
+            " WHERE key_id = %s",
+            staging,
+        )
+        assert vcfctl("--db", url, "ingest", sid, env=env).returncode == 0
+        row = c.execute(
+            "SELECT state, wrapped_key, previous_wrapped_key, previous_kek_id"
+            " FROM vcf.data_keys WHERE key_id = %s",
+            staging,
+        ).fetchone()
+        assert row == ("destroyed", None, None, None)
+
+
+def _reveal_fails(vcfctl: Any, url: str, env: dict[str, str], sample_id: int) -> Any:
+    return vcfctl("--db", url, "samples", "reveal", str(sample_id), "--reason", "t", env=env)

@@ -4,8 +4,11 @@ replaces the old one. Garbage, a wrapping of another key, or one under another m
 refused (VP063) even when the caller sends the real key as its proof; the old form stays, the
 key still unlocks in the server; vcfctl keys rewrap to KMS sends no key at all.
 
+A rewrap the server cannot prove (the caller's proof only) keeps the form it replaced until the
+server unwraps the new one: the first in-server unlock drops it.
+
 One cluster (clusters of their own, as in test_server_unlock.py): first the local provider,
-then aws-kms against a moto server.
+then aws-kms against a moto server; the tests run in order.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from test_server_unlock import Server, _start
 
 from helpers import key_forms, phi_key
-from test_server_unlock import Server, _start
 from vcf_pg_loader.keys.symmetric import kek_fingerprint, wrap
 
 _REWRAP = "SELECT vcf.rewrap_key(%s, %s, %s, %s, %s)"
@@ -149,23 +152,87 @@ def test_local_the_server_proves_the_new_form(world: World) -> None:
     assert not any(form in log for form in key_forms(other))
 
 
-def test_kms_vcfctl_rewrap_sends_no_key(world: World) -> None:
-    """Moving the local PHI key to KMS with the server on aws-kms: proven in the server."""
-    server, kms = world.server, world.kms
-    arn = str(kms.create_key(Description="rewrap in server")["KeyMetadata"]["Arn"])
-    credentials = server.private_file(
+def _configure_kms(world: World) -> None:
+    credentials = world.server.private_file(
         "aws-credentials",
         b"[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
     )
-    server.configure(
+    world.server.configure(
         server_key_provider="aws-kms",
         aws_region="us-east-1",
         aws_endpoint_url=world.endpoint,
         aws_shared_credentials_file=str(credentials),
     )
+
+
+def _previous(c: psycopg.Connection[Any], key_id: uuid.UUID) -> tuple[Any, ...]:
+    row = c.execute(
+        "SELECT previous_provider, previous_kek_id, previous_wrapped_key"
+        " FROM vcf.data_keys WHERE key_id = %s",
+        (key_id,),
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_an_unlock_in_the_server_drops_the_kept_form(world: World) -> None:
+    """A rewrap the server could not prove (its provider is local, the new form is KMS) keeps
+    the old form; the first in-server unlock through the new form, once the server unwraps KMS
+    keys, proves it and drops the old one."""
+    server, kms = world.server, world.kms
+    arn = str(kms.create_key(Description="client proven")["KeyMetadata"]["Arn"])
     with server.connect() as c:
-        key_id, _, _, wrapped, context, _ = _phi_row(c)
+        key_id, provider, kek_id, wrapped, context, _ = _phi_row(c)
         real = phi_key(c, server.home).material
+        blob = bytes(
+            kms.encrypt(KeyId=arn, Plaintext=real, EncryptionContext=context)["CiphertextBlob"]
+        )
+        cas = hashlib.sha256(bytes(wrapped)).digest()
+        with c.cursor(binary=True) as cur:
+            cur.execute(_REWRAP_PROVEN, (key_id, cas, arn, "aws-kms", blob, real))
+        assert _previous(c, key_id) == (provider, kek_id, wrapped)
+        row = c.execute(
+            "SELECT details FROM vcf.audit_log WHERE action = 'rewrap' AND succeeded"
+            " ORDER BY audit_id DESC LIMIT 1"
+        ).fetchone()
+        assert row is not None and row[0]["proof"] == "client"
+        assert row[0]["kept_for_undo"] == kek_id
+    _configure_kms(world)
+    with server.connect() as c:
+        _unlocks_in_server(c, key_id)
+        assert _previous(c, key_id) == (None, None, None)
+        row = c.execute(
+            "SELECT details FROM vcf.audit_log WHERE action = 'unlock' AND target = %s"
+            " AND succeeded ORDER BY audit_id DESC LIMIT 1",
+            (str(key_id),),
+        ).fetchone()
+        assert row is not None and row[0]["previous_wrapping"] == "dropped"
+        _unlocks_in_server(c, key_id)  # nothing kept any more: nothing said
+        row = c.execute(
+            "SELECT details FROM vcf.audit_log WHERE action = 'unlock' AND target = %s"
+            " AND succeeded ORDER BY audit_id DESC LIMIT 1",
+            (str(key_id),),
+        ).fetchone()
+        assert row is not None and "previous_wrapping" not in row[0]
+        with pytest.raises(psycopg.Error) as err:
+            c.execute("SELECT vcf.rewrap_undo(%s)", (key_id,))
+        assert err.value.diag.sqlstate == "VP064"
+
+
+def test_kms_vcfctl_rewrap_sends_no_key(world: World) -> None:
+    """Rewrapping the (now KMS) PHI key under another KMS key with the server on aws-kms:
+    proven in the server, no key sent."""
+    server, kms = world.server, world.kms
+    arn = str(kms.create_key(Description="rewrap in server")["KeyMetadata"]["Arn"])
+    _configure_kms(world)
+    with server.connect() as c:
+        key_id, provider, kek_id, wrapped, context, _ = _phi_row(c)
+        assert provider == "aws-kms"
+        real = bytes(
+            kms.decrypt(CiphertextBlob=bytes(wrapped), EncryptionContext=context, KeyId=kek_id)[
+                "Plaintext"
+            ]
+        )
         cas = hashlib.sha256(bytes(wrapped)).digest()
         # KMS refuses garbage; the real key as the caller's proof does not help
         garbage = os.urandom(180)
@@ -198,7 +265,7 @@ def test_kms_vcfctl_rewrap_sends_no_key(world: World) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "moved" in done.stdout
+    assert "rewrapped" in done.stdout
     with server.connect() as c:
         c.execute("ALTER SYSTEM RESET log_parameter_max_length")
         c.execute("SELECT pg_reload_conf()")
@@ -206,7 +273,8 @@ def test_kms_vcfctl_rewrap_sends_no_key(world: World) -> None:
         assert (provider, kek_id) == ("aws-kms", arn)
         proofs = c.execute(
             "SELECT details->>'proof' FROM vcf.audit_log WHERE action = 'rewrap' AND succeeded"
-            " AND details->>'to_provider' = 'aws-kms'"
+            " AND details->>'to_kek_id' = %s",
+            (arn,),
         ).fetchall()
         assert proofs and {p[0] for p in proofs} == {"server"}
         _unlocks_in_server(c, key_id)

@@ -252,7 +252,8 @@ def op_rewrap_key(w: World, conn: psycopg.Connection[Any]) -> None:
     )
     with conn.cursor(binary=True) as cur:
         cur.execute(
-            "SELECT vcf.rewrap_key(%s, sha256('\\x0b'::bytea), 'matrix-kek-2', 'local', '\\x0c', %b)",
+            "SELECT vcf.rewrap_key(%s, sha256('\\x0b'::bytea), 'matrix-kek-2', 'local',"
+            " '\\x0c', %b)",
             (key.key_id, key.material),
         )
 
