@@ -23,7 +23,7 @@ CREATE TABLE @extschema@.data_keys (
     -- been proven only by the key admin's client (vcf.rewrap_key with
     -- p_unwrapped_key): until the server unwraps the current form itself
     -- (in-server unlock or rewrap), vcf.rewrap_undo puts it back, or the
-    -- owner lets it go (vcf.key_forget_previous_wrapping). Erased with the
+    -- owner lets it go (vcf._forget_previous_wrapping). Erased with the
     -- key (trigger data_keys_shred_previous).
     previous_provider     text
         CONSTRAINT data_keys_previous_provider_known CHECK (previous_provider IN ('local', 'aws-kms', 'env')),

@@ -494,7 +494,7 @@ def test_a_client_proven_rewrap_keeps_the_old_form_for_undo(
         broken = _reveal_fails(vcfctl, url, env, ids[0])
         assert broken.returncode != 0
         with pytest.raises(psycopg.Error) as err:
-            conn.execute("SELECT vcf.key_forget_previous_wrapping(%s)", (key_id,))
+            conn.execute("SELECT vcf._forget_previous_wrapping(%s)", (key_id,))
         assert err.value.diag.sqlstate == "42501"
 
         conn.execute("SELECT vcf.rewrap_undo(%s)", (key_id,))
@@ -522,11 +522,11 @@ def test_a_client_proven_rewrap_keeps_the_old_form_for_undo(
             " WHERE key_id = %s",
             (key_id,),
         )
-        assert c.execute("SELECT vcf.key_forget_previous_wrapping(%s)", (key_id,)).fetchone() == (
+        assert c.execute("SELECT vcf._forget_previous_wrapping(%s)", (key_id,)).fetchone() == (
             True,
         )
         assert _previous(c, key_id) == (None, None, None)
-        assert c.execute("SELECT vcf.key_forget_previous_wrapping(%s)", (key_id,)).fetchone() == (
+        assert c.execute("SELECT vcf._forget_previous_wrapping(%s)", (key_id,)).fetchone() == (
             False,
         )
         assert [r[2] for r in _audit(url, "rewrap_forget")] == [True]

@@ -1,4 +1,4 @@
-CREATE FUNCTION @extschema@.key_forget_previous_wrapping(p_key_id uuid)
+CREATE FUNCTION @extschema@._forget_previous_wrapping(p_key_id uuid)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
