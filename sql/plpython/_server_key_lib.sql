@@ -4,7 +4,8 @@ LANGUAGE plpython3u VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 # In-server key unwrapping, shared by vcf._server_unwrap,
-# vcf._server_generate and vcf._server_unlocked_key: defines it once per
+# vcf._server_generate, vcf._server_unlocked_key and
+# vcf._server_verify_wrapping: defines it once per
 # database session in GD["vcf_pg_loader.server_keys"].
 #
 # Configuration comes from the server's configuration files only
@@ -47,7 +48,16 @@ plans = SimpleNamespace(
         "SELECT pg_catalog.set_config(@extschema@._key_setting($1), $2, true)", ["uuid", "text"]),
     key_row=plpy.prepare(
         "SELECT purpose, provider, kek_id, wrapped_key, encryption_context::text AS context,"
-        " key_check, state FROM @extschema@.data_keys WHERE key_id = $1", ["uuid"]),
+        " key_check, state, previous_wrapped_key IS NOT NULL AS has_previous"
+        " FROM @extschema@.data_keys WHERE key_id = $1", ["uuid"]),
+    # a wrapped form kept for vcf.rewrap_undo goes once the server has unwrapped
+    # the current one; never waits for a row lock (an ingest holds it FOR SHARE)
+    drop_previous=plpy.prepare(
+        "UPDATE @extschema@.data_keys SET previous_provider = NULL, previous_kek_id = NULL,"
+        " previous_wrapped_key = NULL, previous_replaced_at = NULL"
+        " WHERE key_id IN (SELECT k.key_id FROM @extschema@.data_keys k"
+        " WHERE k.key_id = $1 AND k.wrapped_key = $2 AND k.previous_wrapped_key IS NOT NULL"
+        " FOR NO KEY UPDATE SKIP LOCKED) RETURNING key_id", ["uuid", "bytea"]),
     active_kms_kek=plpy.prepare(
         "SELECT kek_id FROM @extschema@.data_keys"
         " WHERE purpose = 'phi' AND state = 'active' AND provider = 'aws-kms'"),
@@ -98,6 +108,16 @@ def keep(key_id, key):
     token = secrets.token_hex(16)
     unlocked[token] = (key_id, key, xact)
     plpy.execute(plans.set_token, [key_id, TOKEN_PREFIX + token])
+
+
+def drop_previous(key_id, wrapped):
+    # whether the kept earlier wrapped form was dropped (not when the row is
+    # locked or the transaction cannot write: a later unlock drops it)
+    try:
+        with plpy.subtransaction():
+            return len(plpy.execute(plans.drop_previous, [key_id, wrapped])) > 0
+    except plpy.SPIError:
+        return False
 
 
 def key_check(key):
@@ -312,6 +332,10 @@ def unlock(key_id):
                           "The key row was changed; restore vcf.data_keys from a backup.")
     except Refused as refusal:
         return (False,) + refuse("unlock", key_id, details, refusal)
+    if row["has_previous"]:
+        # the current wrapped form is proven now: what a rewrap kept for undo can go
+        details["previous_wrapping"] = (
+            "dropped" if drop_previous(key_id, row["wrapped_key"]) else "kept")
     keep(key_id, key)
     plpy.execute(plans.audit, ["unlock", key_id, True, json.dumps(details)])
     return (True, None, None, None)
@@ -332,6 +356,32 @@ def generate(key_id, context):
     return (provider, kek_id, wrapped, key_check(key), None, None, None)
 
 
+def verify(key_id, provider, kek_id, wrapped):
+    """Whether a proposed wrapped form (provider, kek_id, wrapped) unwraps in
+    the server, under the key's stored encryption context, to the key the
+    stored check value names: (verified, sqlstate, message, hint) for
+    vcf.rewrap_key. verified is None, and nothing is tried, when the server
+    does not unwrap this provider's keys. The unwrapped key is compared and
+    dropped: never kept, returned or logged. Audits nothing (the caller does)."""
+    cfg = config()
+    if cfg.get("server_key_provider", "") not in PROVIDERS or cfg["server_key_provider"] != provider:
+        return (None, None, None, None)
+    try:
+        row = plpy.execute(plans.key_row, [key_id])
+        if not row or row[0]["state"] == "destroyed":
+            raise Refused("VP002", f"data key {key_id} does not exist or has been destroyed", None)
+        proposed = {"kek_id": kek_id, "wrapped_key": wrapped}
+        key = PROVIDERS[provider][0](cfg, key_id, proposed, json.loads(row[0]["context"]))
+        if len(key) != KEY_BYTES or not hmac.compare_digest(key_check(key), row[0]["key_check"]):
+            raise Refused("VP003", f"it unwraps to another key than data key {key_id}"
+                          " (check value differs)", None)
+    except Refused as refusal:
+        return (False, refusal.sqlstate, str(refusal), refusal.hint)
+    finally:
+        key = None
+    return (True, None, None, None)
+
+
 GD["vcf_pg_loader.server_keys"] = SimpleNamespace(
-    unlock=unlock, unlocked_key=unlocked_key, generate=generate)
+    unlock=unlock, unlocked_key=unlocked_key, generate=generate, verify=verify)
 $$;

@@ -39,6 +39,7 @@ SELECT is_empty($$
      WHERE p.oid IN ('vcf._server_unlocked_key(uuid)'::regprocedure, 'vcf._server_unlock(uuid)'::regprocedure,
                      'vcf._server_generate_key(uuid, jsonb)'::regprocedure, 'vcf._server_key_lib()'::regprocedure,
                      'vcf._server_unwrap(uuid)'::regprocedure, 'vcf._server_generate(uuid, jsonb)'::regprocedure,
+                     'vcf._server_verify_wrapping(uuid, text, text, bytea)'::regprocedure,
                      'vcf._try_unlocked_key(uuid)'::regprocedure, 'vcf._unlocked_key(uuid)'::regprocedure)
        AND has_function_privilege(r, p.oid, 'EXECUTE')$$,
     'no project role may call the server key functions or the key hooks');
@@ -49,7 +50,7 @@ SELECT is_empty($$
     'nor PUBLIC');
 SELECT is((SELECT count(*)::integer FROM pg_proc
             WHERE pronamespace = 'vcf'::regnamespace AND proname LIKE '\_server\_%'),
-          6, 'the six vcf._server_* functions exist (the checks above are not vacuous)');
+          7, 'the seven vcf._server_* functions exist (the checks above are not vacuous)');
 SET LOCAL ROLE vcf_analyst;
 SELECT throws_ok(format('SELECT vcf.unlock(%L::uuid)', :'st_id'), '42501', NULL,
                  'vcf_analyst cannot call vcf.unlock(uuid)');

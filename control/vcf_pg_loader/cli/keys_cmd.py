@@ -80,9 +80,10 @@ def rewrap(app: AppContext, to_kms_key_id: str | None, fmt: str) -> None:
     KMS ReEncrypt of every aws-kms key (the plaintext never leaves KMS);
     with --to-kms-key-id, local and env keys are moved to KMS too. Each key
     is checked against its key check value before it is swapped in, in its
-    own transaction, audited. With --to-kms-key-id, running it again skips
-    the keys already there. Exits 5 if any key failed (after trying all of
-    them). See docs/operations.md.
+    own transaction, audited; the database checks it too (in the server, or
+    from the key unwrapped here, sent as a bind parameter). With
+    --to-kms-key-id, running it again skips the keys already there. Exits 5
+    if any key failed (after trying all of them). See docs/operations.md.
     """
     results: list[RewrapResult] = []
     for result in rewrap_keys(app.connect(), app.provider(), to_kms_key_id):

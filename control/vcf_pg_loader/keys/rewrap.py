@@ -5,8 +5,12 @@ leaves KMS); with a target key, local and env keys are unwrapped here and
 wrapped by KMS (Encrypt) under the same encryption context. Each rewrapped
 key is unwrapped again and checked against its stored key check value before
 vcf.rewrap_key swaps it in (compare-and-swap on the old wrapped key's
-sha256), one transaction per key. Safe to run again: keys already under the
-target are skipped.
+sha256), one transaction per key. The database refuses a new wrapped form it
+has no proof for (VP063): when the server unwraps keys of the new provider
+itself (plpython companion) it checks the new form there and no key is sent;
+otherwise the key unwrapped from the new form goes with it, as a bind
+parameter, as vcf.unlock(key_id, key) takes keys. Safe to run again: keys
+already under the target are skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ..crypto import DataKey
 from ..errors import KeyError_, VcfPgError
 from .provider import WrappedKey
 from .providers import ProviderSet
+from .registry import server_key_provider
 
 REWRAPPED, MOVED, SKIPPED, FAILED = "rewrapped", "moved", "skipped", "failed"
 
@@ -65,13 +70,21 @@ def rewrap_keys(
         "SELECT key_id, purpose, provider, kek_id, wrapped_key, encryption_context, key_check"
         " FROM vcf.data_keys WHERE state <> 'destroyed' ORDER BY created_at, key_id"
     ).fetchall()
+    server = server_key_provider(conn)
     for row in rows:
-        yield _rewrap_one(conn, providers, target, row)
+        yield _rewrap_one(conn, providers, target, row, server)
 
 
 def _rewrap_one(
-    conn: psycopg.Connection[Any], providers: ProviderSet, target: str | None, row: Any
+    conn: psycopg.Connection[Any],
+    providers: ProviderSet,
+    target: str | None,
+    row: Any,
+    server: str | None = None,
 ) -> RewrapResult:
+    """Rewrap one key; server is the provider the database unwraps keys with
+    itself (vcf.server_key_provider()), or None: then the key unwrapped from
+    the new form is sent as the proof that the new form is this key."""
     key_id, purpose, provider, kek_id, wrapped_key, context, key_check = row
     old = WrappedKey(provider, kek_id, bytes(wrapped_key), dict(context))
     base = {
@@ -98,16 +111,20 @@ def _rewrap_one(
                 action=SKIPPED,
                 detail=f"a {provider} key: --to-kms-key-id KEY moves it to KMS",
             )
-        _check(key_id, kms.unwrap(new), bytes(key_check))
-        with conn.transaction():
-            conn.execute(
-                "SELECT vcf.rewrap_key(%s, %s, %s, %s, %s)",
+        unwrapped = kms.unwrap(new)
+        _check(key_id, unwrapped, bytes(key_check))
+        # The server proves the new form itself when it unwraps its provider's keys.
+        proof = None if server == new.provider else unwrapped
+        with conn.transaction(), conn.cursor(binary=True) as cur:
+            cur.execute(
+                "SELECT vcf.rewrap_key(%s, %s, %s, %s, %s, %b)",
                 (
                     key_id,
                     hashlib.sha256(old.wrapped).digest(),
                     new.kek_id,
                     new.provider,
                     new.wrapped,
+                    proof,
                 ),
             )
     except VcfPgError as exc:

@@ -19,7 +19,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from helpers import synthetic_records, write_vcf
+from helpers import key_forms, phi_key, synthetic_records, write_vcf
 
 PHI_KEY = base64.b64encode(bytes(range(100, 132))).decode()
 
@@ -365,3 +365,200 @@ def test_rewrap_key_refuses_stale_and_bad_writes(
             )
         assert err.value.diag.sqlstate == "VP060"
     assert os.environ["AWS_REGION"] == aws["AWS_REGION"]
+
+
+# ------------------------------------------- a new wrapped form must be proven (VP063)
+
+_REWRAP = "SELECT vcf.rewrap_key(%s, %s, %s, %s, %s)"
+_REWRAP_PROVEN = "SELECT vcf.rewrap_key(%s, %s, %s, %s, %s, %b)"
+
+
+def _phi_row(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+    row = conn.execute(
+        "SELECT key_id, provider, kek_id, wrapped_key, encryption_context, key_check"
+        " FROM vcf.data_keys WHERE purpose = 'phi' AND state = 'active'"
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def _vp063(conn: psycopg.Connection[Any], sql: str, args: tuple[Any, ...]) -> str:
+    with pytest.raises(psycopg.Error) as err, conn.cursor(binary=True) as cur:
+        cur.execute(sql, args)
+    assert err.value.diag.sqlstate == "VP063", err.value.diag.message_primary
+    assert "unchanged" in (err.value.diag.message_hint or "")
+    return str(err.value.diag.message_primary)
+
+
+def test_unproven_wrappings_are_refused(
+    conninfo: str, vcfctl: Any, aws: dict[str, str], kms: Any, tmp_path: Path
+) -> None:
+    """No companion (as on RDS): the caller must send the key it unwrapped from the new form.
+
+    Garbage, a valid KMS wrapping of another key and a wrong proof are refused
+    (VP063, audited, no key material in the row), the stored wrapping stays and
+    the names still read back.
+    """
+    target = _new_key(kms, "alias/rw-proof")
+    url = _database(conninfo, "rewrap_proof")
+    home = tmp_path / "home"
+    env = {**aws, "VCF_PG_LOADER_HOME": str(home)}
+    assert vcfctl("--db", url, "keys", "init", env=env).returncode == 0
+    names = ["Proof Patient", f"Proof {uuid.uuid4().hex[:6]}"]
+    ids = _load(vcfctl, url, env, write_vcf(tmp_path / "p.vcf", names, synthetic_records(3, 2)))
+    with psycopg.connect(url, autocommit=True) as conn:
+        before = _phi_row(conn)
+        key_id, _, _, wrapped, context, _ = before
+        real = phi_key(conn, home)
+        cas = hashlib.sha256(bytes(wrapped)).digest()
+        # a valid KMS wrapping, under the key's own context, of another key
+        other = os.urandom(64)
+        foreign = kms.encrypt(KeyId=target, Plaintext=other, EncryptionContext=context)
+        blob = bytes(foreign["CiphertextBlob"])
+
+        no_proof = _vp063(conn, _REWRAP, (key_id, cas, target, "aws-kms", os.urandom(200)))
+        assert "cannot prove the new wrapping" in no_proof
+        assert "cannot prove" in _vp063(conn, _REWRAP, (key_id, cas, target, "aws-kms", blob))
+        refused = [
+            _vp063(conn, _REWRAP_PROVEN, (key_id, cas, target, "aws-kms", blob, other)),
+            _vp063(conn, _REWRAP_PROVEN, (key_id, cas, target, "aws-kms", blob, os.urandom(64))),
+            _vp063(
+                conn, _REWRAP_PROVEN, (key_id, cas, target, "aws-kms", blob, real.material[:32])
+            ),
+        ]
+        assert all("the key given as proof is not this data key" in m for m in refused)
+        assert _phi_row(conn) == before
+
+    rows = [r for r in _audit(url, "rewrap") if not r[2]]
+    assert len(rows) == 5 and all(r[3]["sqlstate"] == "VP063" for r in rows)
+    assert all(r[1] == str(key_id) and r[3]["to_kek_id"] == target for r in rows)
+    text = json.dumps([r[3] for r in rows]).encode()
+    for secret in (real.material, other):
+        assert not any(form in text for form in key_forms(secret))
+    # The key is still unlockable: the names read back; and vcfctl still moves it to KMS.
+    assert [_reveal(vcfctl, url, env, i) for i in ids] == names
+    moved = _rewrap(vcfctl, url, env, "--to-kms-key-id", target)
+    assert moved.returncode == 0, moved.stderr
+    assert [_reveal(vcfctl, url, env, i) for i in ids] == names
+    [done] = [r for r in _audit(url, "rewrap") if r[2]]
+    assert done[3]["proof"] == "client" and done[3]["to_kek_id"] == target
+
+
+def _previous(conn: psycopg.Connection[Any], key_id: Any) -> tuple[Any, ...]:
+    row = conn.execute(
+        "SELECT previous_provider, previous_kek_id, previous_wrapped_key"
+        " FROM vcf.data_keys WHERE key_id = %s",
+        (key_id,),
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_a_client_proven_rewrap_keeps_the_old_form_for_undo(
+    conninfo: str, vcfctl: Any, aws: dict[str, str], tmp_path: Path
+) -> None:
+    """The limit of a client's proof: a key admin with the real key can swap in garbage. The
+    replaced form is kept (and stays the one kept through further rewraps), vcf.rewrap_undo puts
+    it back, only the owner may let it go, and destroying the key erases it too."""
+    url = _database(conninfo, "rewrap_undo")
+    home = tmp_path / "home"
+    env = {**aws, "VCF_PG_LOADER_HOME": str(home)}
+    assert vcfctl("--db", url, "keys", "init", env=env).returncode == 0
+    names = ["Undo Patient"]
+    ids = _load(vcfctl, url, env, write_vcf(tmp_path / "u.vcf", names, synthetic_records(2, 1)))
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("DROP ROLE IF EXISTS undo_admin")
+        c.execute("CREATE ROLE undo_admin LOGIN")
+        c.execute("SELECT vcf.grant_role('vcf_key_admin', 'undo_admin')")
+        real = phi_key(c, home)
+    admin_url = make_conninfo(url, user="undo_admin")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        original = _phi_row(conn)
+        key_id, provider, kek_id, wrapped = original[:4]
+        for n in (1, 2):
+            current = bytes(_phi_row(conn)[3])
+            with conn.cursor(binary=True) as cur:
+                cur.execute(
+                    _REWRAP_PROVEN,
+                    (
+                        key_id,
+                        hashlib.sha256(current).digest(),
+                        f"arn:aws:kms:eu-west-2:000000000000:key/garbage-{n}",
+                        "aws-kms",
+                        os.urandom(150),
+                        real.material,
+                    ),
+                )
+            # the kept form is the original one, not the unproven garbage in between
+            assert _previous(conn, key_id) == (provider, kek_id, wrapped)
+        broken = _reveal_fails(vcfctl, url, env, ids[0])
+        assert broken.returncode != 0
+        with pytest.raises(psycopg.Error) as err:
+            conn.execute("SELECT vcf._forget_previous_wrapping(%s)", (key_id,))
+        assert err.value.diag.sqlstate == "42501"
+
+        conn.execute("SELECT vcf.rewrap_undo(%s)", (key_id,))
+        assert _phi_row(conn) == original and _previous(conn, key_id) == (None, None, None)
+        with pytest.raises(psycopg.Error) as err:
+            conn.execute("SELECT vcf.rewrap_undo(%s)", (key_id,))
+        assert err.value.diag.sqlstate == "VP064"
+    assert [_reveal(vcfctl, url, env, i) for i in ids] == names
+    rewraps = _audit(url, "rewrap")
+    assert [(r[2], r[3]["proof"], r[3]["kept_for_undo"]) for r in rewraps] == [
+        (True, "client", kek_id),
+        (True, "client", kek_id),
+    ]
+    undo = _audit(url, "rewrap_undo")
+    assert [(r[0], r[2]) for r in undo] == [("undo_admin", True), ("undo_admin", False)]
+    assert undo[0][3]["to_kek_id"] == kek_id and undo[1][3]["sqlstate"] == "VP064"
+    text = json.dumps([r[3] for r in rewraps + undo]).encode()
+    assert not any(form in text for form in key_forms(real.material))
+
+    # The owner lets a kept form go; destroying a key erases its kept form too.
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute(
+            "UPDATE vcf.data_keys SET previous_provider = provider, previous_kek_id = kek_id,"
+            " previous_wrapped_key = wrapped_key, previous_replaced_at = now()"
+            " WHERE key_id = %s",
+            (key_id,),
+        )
+        assert c.execute("SELECT vcf._forget_previous_wrapping(%s)", (key_id,)).fetchone() == (
+            True,
+        )
+        assert _previous(c, key_id) == (None, None, None)
+        assert c.execute("SELECT vcf._forget_previous_wrapping(%s)", (key_id,)).fetchone() == (
+            False,
+        )
+        assert [r[2] for r in _audit(url, "rewrap_forget")] == [True]
+        staged = vcfctl(
+            "--db",
+            url,
+            "stage",
+            "--format",
+            "json",
+            str(write_vcf(tmp_path / "s.vcf", ["Staged"], synthetic_records(2, 1))),
+            env=env,
+        )
+        assert staged.returncode == 0, staged.stderr
+        sid = json.loads(staged.stdout)[0]["session_id"]
+        staging = c.execute(
+            "SELECT staging_key_id FROM vcf.sessions WHERE session_id = %s", (sid,)
+        ).fetchone()
+        assert staging is not None
+        c.execute(
+            "UPDATE vcf.data_keys SET previous_provider = provider, previous_kek_id = kek_id,"
+            " previous_wrapped_key = wrapped_key, previous_replaced_at = now()"
+            " WHERE key_id = %s",
+            staging,
+        )
+        assert vcfctl("--db", url, "ingest", sid, env=env).returncode == 0
+        row = c.execute(
+            "SELECT state, wrapped_key, previous_wrapped_key, previous_kek_id"
+            " FROM vcf.data_keys WHERE key_id = %s",
+            staging,
+        ).fetchone()
+        assert row == ("destroyed", None, None, None)
+
+
+def _reveal_fails(vcfctl: Any, url: str, env: dict[str, str], sample_id: int) -> Any:
+    return vcfctl("--db", url, "samples", "reveal", str(sample_id), "--reason", "t", env=env)

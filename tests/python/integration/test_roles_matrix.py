@@ -246,10 +246,20 @@ def op_destroy_key(w: World, conn: psycopg.Connection[Any]) -> None:
 
 
 def op_rewrap_key(w: World, conn: psycopg.Connection[Any]) -> None:
-    conn.execute(
-        "SELECT vcf.rewrap_key(%s, sha256('\\x0b'::bytea), 'matrix-kek-2', 'local', '\\x0c')",
-        (_retired_phi_key(w),),
+    # vcf.rewrap_key needs a proof that the new form is this key: the key itself
+    key = DataKey(uuid.uuid4(), bytes(range(64)))
+    w.admin.execute(
+        "INSERT INTO vcf.data_keys (key_id, purpose, provider, kek_id, wrapped_key, key_check,"
+        " state, retired_at) VALUES (%s, 'phi', 'local', 'matrix-kek', '\\x0b', %s,"
+        " 'retired', now())",
+        (key.key_id, key.check_value),
     )
+    with conn.cursor(binary=True) as cur:
+        cur.execute(
+            "SELECT vcf.rewrap_key(%s, sha256('\\x0b'::bytea), 'matrix-kek-2', 'local',"
+            " '\\x0c', %b)",
+            (key.key_id, key.material),
+        )
 
 
 def op_reveal(w: World, conn: psycopg.Connection[Any]) -> None:
