@@ -390,6 +390,7 @@ LOADER_BYTEA_COLUMNS = {
     ("sessions", "content_sha256"),  # the file's hash, for already_loaded
     ("data_keys", "wrapped_key"),  # keys wrapped by a KEK, to unlock in client mode
     ("data_keys", "key_check"),  # a key check value
+    ("data_keys", "previous_wrapped_key"),  # a wrapped form kept for vcf.rewrap_undo
 }
 
 
