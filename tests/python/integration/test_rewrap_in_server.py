@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from test_server_unlock import Server, _start
+from test_server_unlock import Server, server_with_moto_kms
 
 from helpers import key_forms, phi_key
 from vcf_pg_loader.keys.symmetric import kek_fingerprint, wrap
@@ -43,27 +43,14 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    boto3 = pytest.importorskip("boto3")
-    moto_server = pytest.importorskip("moto.server")
-    moto = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    server = _start(tmp_path_factory.mktemp("rewrap-in-server"))
-    try:
-        host, port = moto.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        client = boto3.client(
-            "kms",
-            region_name="us-east-1",
-            endpoint_url=endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+    with server_with_moto_kms(tmp_path_factory.mktemp("rewrap-in-server")) as (
+        server,
+        client,
+        endpoint,
+    ):
         master = server.private_file("master.key", (server.home / "master.key").read_bytes())
         server.configure(server_key_provider="local", server_master_key_file=str(master))
         yield World(server, client, endpoint)
-    finally:
-        server.cluster.destroy()
-        moto.stop()
 
 
 def _phi_row(c: psycopg.Connection[Any]) -> tuple[Any, ...]:

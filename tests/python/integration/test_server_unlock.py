@@ -18,6 +18,7 @@ shared test cluster keeps "nothing configured"):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import subprocess
@@ -584,13 +585,14 @@ class Kms:
     arn: str
 
 
-@pytest.fixture(scope="module")
-def kms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kms]:
+@contextlib.contextmanager
+def server_with_moto_kms(tmp: Path) -> Iterator[tuple[Server, Any, str]]:
+    """A cluster of its own and a moto KMS server on 127.0.0.1: (server, KMS client, endpoint)."""
     boto3 = pytest.importorskip("boto3")
     moto_server = pytest.importorskip("moto.server")
     moto = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
-    server = _start(tmp_path_factory.mktemp("server-unlock-kms"))
+    server = _start(tmp)
     try:
         host, port = moto.get_host_and_port()
         endpoint = f"http://{host}:{port}"
@@ -601,6 +603,19 @@ def kms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kms]:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
+        yield server, client, endpoint
+    finally:
+        server.cluster.destroy()
+        moto.stop()
+
+
+@pytest.fixture(scope="module")
+def kms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kms]:
+    with server_with_moto_kms(tmp_path_factory.mktemp("server-unlock-kms")) as (
+        server,
+        client,
+        endpoint,
+    ):
         arn = client.create_key(Description="vcf-pg-loader server unlock")["KeyMetadata"]["Arn"]
         credentials = server.private_file(
             "aws-credentials",
@@ -613,9 +628,6 @@ def kms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kms]:
             aws_shared_credentials_file=str(credentials),
         )
         yield Kms(server, client, arn)
-    finally:
-        server.cluster.destroy()
-        moto.stop()
 
 
 def _register_kms(kms: Kms, c: psycopg.Connection[Any], purpose: str = "staging") -> DataKey:
