@@ -29,7 +29,8 @@ from .sessions_cmd import sessions_group
     "db_url",
     metavar="URL",
     help="libpq URL or connection string of your database (no password in it; use "
-    "VCF_PG_LOADER_DB_PASSWORD). Default: VCF_PG_LOADER_DB_URL, else the embedded cluster.",
+    "VCF_PG_LOADER_DB_PASSWORD, a passfile, --db-secret-id or --iam-auth). "
+    "Default: VCF_PG_LOADER_DB_URL, else the embedded cluster.",
 )
 @click.option(
     "--home",
