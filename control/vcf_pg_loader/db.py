@@ -48,12 +48,22 @@ SESSION_PINNED_SETTINGS = (
 SOCKET, TLS, TCP = "unix socket", "TLS", "TCP without TLS"
 
 # The statements that send a key, staged data or a sample name, and what they send.
+# Names may be quoted ("vcf"."unlock", as psycopg.sql.Identifier writes them).
+
+
+def _name(schema: str, name: str) -> str:
+    return rf'(?:\b{schema}|"{schema}")\s*\.\s*(?:{name}\b|"{name}")'
+
+
 _SENSITIVE = (
-    (re.compile(r"\bvcf\s*\.\s*unlock\s*\([^)]*,", re.I | re.S), "a data key (vcf.unlock)"),
-    (re.compile(r"\bvcf\s*\.\s*stage_begin\s*\(", re.I), "staged data (vcf.stage_begin)"),
-    (re.compile(r"\bcopy\s+vcf\s*\.\s*staged_blocks\b", re.I), "staged data (COPY)"),
-    (re.compile(r"\bvcf\s*\.\s*reveal_sample\s*\(", re.I), "a sample name (vcf.reveal_sample)"),
-    (re.compile(r"\bvcf\s*\.\s*find_sample\s*\(", re.I), "a sample name (vcf.find_sample)"),
+    (re.compile(_name("vcf", "unlock") + r"\s*\([^)]*,", re.I | re.S), "a data key (vcf.unlock)"),
+    (re.compile(_name("vcf", "stage_begin") + r"\s*\(", re.I), "staged data (vcf.stage_begin)"),
+    (re.compile(r"\bcopy\s+" + _name("vcf", "staged_blocks"), re.I), "staged data (COPY)"),
+    (
+        re.compile(_name("vcf", "reveal_sample") + r"\s*\(", re.I),
+        "a sample name (vcf.reveal_sample)",
+    ),
+    (re.compile(_name("vcf", "find_sample") + r"\s*\(", re.I), "a sample name (vcf.find_sample)"),
 )
 
 # libpq's connection failures, as one clear line and what to do about each.

@@ -341,6 +341,8 @@ def test_server_refuses_unlock_over_tcp_without_tls(tls: TlsServer) -> None:
         assert err.value.sqlstate == "VP009" and "TCP without TLS" in str(err.value)
         assert key.material.hex() not in str(err.value) + str(err.value.diag.message_hint)
         for call, args in (
+            # refused before the key is even checked: a wrong key gets VP009, not VP003
+            ("SELECT vcf.unlock(%s, %s)", (key.key_id, bytes(64))),
             ("SELECT vcf.reveal_sample(1, 'ticket 1')", ()),
             ("SELECT vcf.find_sample(%s, 'ticket 1')", ("NA00001",)),
         ):
@@ -349,6 +351,7 @@ def test_server_refuses_unlock_over_tcp_without_tls(tls: TlsServer) -> None:
             assert err.value.sqlstate == "VP009"
     rows = _audit(tls, since)
     assert [(r[0], r[1], r[2].get("sqlstate"), r[3]) for r in rows] == [
+        ("unlock", False, "VP009", "127.0.0.1"),
         ("unlock", False, "VP009", "127.0.0.1"),
         ("reveal", False, "VP009", "127.0.0.1"),
         ("find", False, "VP009", "127.0.0.1"),
@@ -440,3 +443,49 @@ def test_iam_token_is_sent_as_the_password_over_tls(
     with pytest.raises(Exception, match="--iam-auth requires TLS"):
         load_settings(db_url=tls.url(user="iam_login"), iam_auth=True, tls_mode="prefer")
     assert made == []
+
+
+def test_guard_covers_every_form_of_the_sensitive_statements(tls: TlsServer) -> None:
+    """db.connect over clear TCP: what carries a key or PHI is refused however it is written."""
+    from psycopg import sql
+    from psycopg.rows import dict_row
+
+    from vcf_pg_loader.db import TCP, InsecureTransportError, connect, transport
+
+    with tls.admin() as c:
+        key = phi_key(c, tls.home)
+    settings = load_settings(
+        db_url=tls.url(user="plain_login", host="127.0.0.1"),
+        tls_mode="disable",
+        home=tls.home,
+        environ={"VCF_PG_LOADER_DB_PASSWORD": PASSWORD},
+    )
+    since = _head(tls)
+    with connect(settings) as c:
+        assert transport(c) == TCP
+        refused: list[Any] = [
+            "SELECT vcf.unlock(%s, %b)",
+            b"select VCF.Unlock(\n %s,\n %s)",
+            sql.SQL("SELECT {}.{}(%s, %s)").format(sql.Identifier("vcf"), sql.Identifier("unlock")),
+            "SELECT * FROM vcf.reveal_sample(%s, %s)",
+            "SELECT vcf.find_sample(%s, %s)",
+            "SELECT vcf.stage_begin(%s, %s)",
+        ]
+        for query in refused:
+            with pytest.raises(InsecureTransportError):
+                c.execute(query, (key.key_id, key.material))
+            with pytest.raises(InsecureTransportError), c.cursor(row_factory=dict_row) as cur:
+                cur.executemany(query, [(key.key_id, key.material)])
+        for copy in (
+            "COPY vcf.staged_blocks (session_id) FROM STDIN",
+            'copy "vcf"."staged_blocks"',
+        ):
+            with pytest.raises(InsecureTransportError), c.cursor() as cur:
+                cur.copy(copy)
+        # not sensitive: reaches the server. The in-server vcf.unlock(key_id) sends no key and
+        # is not refused for the transport (here it fails as not configured: VP008)
+        assert c.execute("SELECT count(*) FROM vcf.sessions").fetchone() is not None
+        with pytest.raises(psycopg.Error) as err:
+            c.execute("SELECT vcf.unlock(%s)", (key.key_id,))
+        assert err.value.sqlstate in ("VP008", "42501")
+    assert [r for r in _audit(tls, since) if r[2].get("sqlstate") == "VP009"] == []
