@@ -17,7 +17,17 @@ BEGIN
     -- transaction before the result is returned; the audit row holds the
     -- result (target = sample id, details.result), never the name.
     -- SECURITY DEFINER: the caller reads neither the blind index nor a key.
-    -- Raises 42501, VP006 (no active PHI key), VP004 (key not unlocked), VP070.
+    -- Raises 42501, VP006 (no active PHI key), VP004 (key not unlocked), VP070,
+    -- VP009 (the connection is TCP without TLS: the name crossed it in the
+    -- clear; it is not looked up).
+    IF @extschema@._cleartext_tcp() THEN
+        PERFORM @extschema@._audit_autonomous_try('find', NULL, false,
+            jsonb_strip_nulls(jsonb_build_object('sqlstate', 'VP009', 'refused', 'TCP without TLS',
+                                                 'reason', v_reason)));
+        RAISE EXCEPTION 'refusing to look up a sample name over TCP without TLS'
+            USING ERRCODE = 'VP009',
+                  HINT = 'Connect through the Unix socket or with TLS (sslmode=verify-full).';
+    END IF;
     IF NOT pg_has_role(v_actor, 'vcf_phi_reader', 'USAGE') THEN
         PERFORM @extschema@._audit_autonomous_try('find', NULL, false,
             jsonb_strip_nulls(jsonb_build_object('refused', 'not a member of vcf_phi_reader',

@@ -22,7 +22,16 @@ BEGIN
     -- in this transaction (vcf.unlock). SECURITY DEFINER: the caller reads
     -- neither vcf.samples.name_enc nor any key. Raises 42501 (not a member of
     -- vcf_phi_reader), VP073 (no reason), VP071 (no such sample), VP004 (key
-    -- not unlocked), VP072 (the name does not decrypt), VP070.
+    -- not unlocked), VP072 (the name does not decrypt), VP070, VP009 (the
+    -- connection is TCP without TLS: the name would cross it in the clear).
+    IF @extschema@._cleartext_tcp() THEN
+        PERFORM @extschema@._audit_autonomous_try('reveal', v_target, false,
+            jsonb_strip_nulls(jsonb_build_object('sqlstate', 'VP009', 'refused', 'TCP without TLS',
+                                                 'reason', v_reason)));
+        RAISE EXCEPTION 'refusing to reveal sample % over TCP without TLS', p_sample_id
+            USING ERRCODE = 'VP009',
+                  HINT = 'Connect through the Unix socket or with TLS (sslmode=verify-full).';
+    END IF;
     IF NOT pg_has_role(v_actor, 'vcf_phi_reader', 'USAGE') THEN
         PERFORM @extschema@._audit_autonomous_try('reveal', v_target, false,
             jsonb_strip_nulls(jsonb_build_object('refused', 'not a member of vcf_phi_reader',

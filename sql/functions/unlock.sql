@@ -11,9 +11,19 @@ BEGIN
     -- checked against the stored key check value before it is kept, and it
     -- is kept only in a transaction-local setting (never a table, never a
     -- session-wide setting). SECURITY DEFINER: callers need no privilege on
-    -- vcf.data_keys. Raises VP002 (unknown or destroyed key), VP003 (wrong
-    -- key); both refusals are audited in an autonomous transaction first, so
-    -- their rows survive the caller's rollback.
+    -- vcf.data_keys. Raises VP009 (the connection is TCP without TLS: the
+    -- key crossed the network in the clear; it is not used, not even
+    -- checked), VP002 (unknown or destroyed key), VP003 (wrong key); every
+    -- refusal is audited in an autonomous transaction first, so its row
+    -- survives the caller's rollback.
+    IF @extschema@._cleartext_tcp() THEN
+        PERFORM @extschema@._audit_autonomous_try('unlock', p_key_id::text, false,
+            '{"sqlstate": "VP009", "refused": "TCP without TLS"}');
+        RAISE EXCEPTION 'refusing to unlock data key % over TCP without TLS', p_key_id
+            USING ERRCODE = 'VP009',
+                  HINT = 'Connect through the Unix socket or with TLS (sslmode=verify-full; on RDS set rds.force_ssl = 1); '
+                         'a key sent in the clear should be treated as exposed: rotate it (vcfctl keys rotate).';
+    END IF;
     SELECT * INTO v_row FROM @extschema@.data_keys WHERE key_id = p_key_id;
     IF NOT FOUND OR v_row.state = 'destroyed' THEN
         PERFORM @extschema@._audit_autonomous_try('unlock', p_key_id::text, false,

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
+from ..config import TLS_MODES
 from ..errors import EXIT_FAILURE, VcfPgError
 from .audit_cmd import audit_group
 from .common import AppContext
@@ -28,7 +29,8 @@ from .sessions_cmd import sessions_group
     "db_url",
     metavar="URL",
     help="libpq URL or connection string of your database (no password in it; use "
-    "VCF_PG_LOADER_DB_PASSWORD). Default: VCF_PG_LOADER_DB_URL, else the embedded cluster.",
+    "VCF_PG_LOADER_DB_PASSWORD, a passfile, --db-secret-id or --iam-auth). "
+    "Default: VCF_PG_LOADER_DB_URL, else the embedded cluster.",
 )
 @click.option(
     "--home",
@@ -42,14 +44,72 @@ from .sessions_cmd import sessions_group
     help="AWS KMS key (id, ARN or alias/NAME) that wraps new data keys; selects the "
     "aws-kms provider. Default: VCF_PG_LOADER_KMS_KEY_ID.",
 )
+@click.option(
+    "--tls-mode",
+    type=click.Choice(TLS_MODES),
+    help="libpq sslmode. Default: VCF_PG_LOADER_TLS_MODE, else verify-full for a host that "
+    "is not local (prefer for localhost). Keys and PHI go only over TLS or a Unix socket.",
+)
+@click.option(
+    "--tls-ca-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CA certificate(s) that signed the server's certificate (libpq sslrootcert; for "
+    "RDS the region's bundle). Default: VCF_PG_LOADER_TLS_CA_CERT.",
+)
+@click.option(
+    "--tls-client-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Client certificate (libpq sslcert). Default: VCF_PG_LOADER_TLS_CLIENT_CERT.",
+)
+@click.option(
+    "--tls-client-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Client certificate's key (libpq sslkey). Default: VCF_PG_LOADER_TLS_CLIENT_KEY.",
+)
+@click.option(
+    "--db-secret-id",
+    metavar="SECRET",
+    help="AWS Secrets Manager secret (name or ARN) holding JSON username, password and "
+    "optionally host, port, dbname. Default: VCF_PG_LOADER_DB_SECRET_ID.",
+)
+@click.option(
+    "--iam-auth",
+    is_flag=True,
+    default=None,
+    help="Log in with an RDS IAM auth token made from your AWS credentials (needs TLS). "
+    "Default: VCF_PG_LOADER_IAM_AUTH.",
+)
 @click.pass_context
-def cli(ctx: click.Context, db_url: str | None, home: Path | None, kms_key_id: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    db_url: str | None,
+    home: Path | None,
+    kms_key_id: str | None,
+    tls_mode: str | None,
+    tls_ca_cert: Path | None,
+    tls_client_cert: Path | None,
+    tls_client_key: Path | None,
+    db_secret_id: str | None,
+    iam_auth: bool | None,
+) -> None:
     """Load VCF files carrying PHI into PostgreSQL, encrypted, with an audit trail.
 
     With no database configured, vcfctl uses a private embedded PostgreSQL
-    cluster in its home directory (Unix socket only).
+    cluster in its home directory (Unix socket only). There is no password
+    flag: the password comes from VCF_PG_LOADER_DB_PASSWORD, a libpq passfile,
+    --db-secret-id or --iam-auth.
     """
-    ctx.obj = AppContext(db_url=db_url, home=home, kms_key_id=kms_key_id)
+    ctx.obj = AppContext(
+        db_url=db_url,
+        home=home,
+        kms_key_id=kms_key_id,
+        tls_mode=tls_mode,
+        tls_ca_cert=tls_ca_cert,
+        tls_client_cert=tls_client_cert,
+        tls_client_key=tls_client_key,
+        db_secret_id=db_secret_id,
+        iam_auth=iam_auth,
+    )
 
 
 cli.add_command(db_group)

@@ -38,6 +38,12 @@ class AppContext:
     db_url: str | None = None
     home: Path | None = None
     kms_key_id: str | None = None
+    tls_mode: str | None = None
+    tls_ca_cert: Path | None = None
+    tls_client_cert: Path | None = None
+    tls_client_key: Path | None = None
+    db_secret_id: str | None = None
+    iam_auth: bool | None = None
     _settings: Settings | None = field(default=None, repr=False)
     _providers: ProviderSet | None = field(default=None, repr=False)
 
@@ -45,7 +51,15 @@ class AppContext:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(
-                db_url=self.db_url, home=self.home, kms_key_id=self.kms_key_id
+                db_url=self.db_url,
+                home=self.home,
+                kms_key_id=self.kms_key_id,
+                tls_mode=self.tls_mode,
+                tls_ca_cert=self.tls_ca_cert,
+                tls_client_cert=self.tls_client_cert,
+                tls_client_key=self.tls_client_key,
+                db_secret_id=self.db_secret_id,
+                iam_auth=self.iam_auth,
             )
         return self._settings
 

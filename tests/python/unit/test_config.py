@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vcf_pg_loader.config import load_settings
+from vcf_pg_loader.config import Settings, load_settings, redact_url
 from vcf_pg_loader.db import connection_params
 from vcf_pg_loader.errors import VcfPgError
 
@@ -39,9 +39,81 @@ def test_password_never_in_repr() -> None:
     "url", ["postgresql://u:pw@db.example.org/vcf", "host=db.example.org password=pw dbname=vcf"]
 )
 def test_password_in_url_refused(url: str) -> None:
-    s = load_settings(db_url=url, environ={})
+    for environ in ({}, {"VCF_PG_LOADER_DB_URL": url}):
+        with pytest.raises(VcfPgError, match="contains a password") as err:
+            load_settings(db_url=url if not environ else None, environ=environ)
+        assert "pw" not in str(err.value).replace("password", "")
+        assert "VCF_PG_LOADER_DB_PASSWORD" in str(err.value) and "--db-secret-id" in str(err.value)
+    # Settings made by hand still never connect with it, nor show it
+    s = Settings(home=Path("/h"), db_url=url)
+    assert ":pw@" not in repr(s) and "password=pw" not in repr(s) and "***" in repr(s)
     with pytest.raises(VcfPgError, match="contains a password"):
         connection_params(s)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://u:s3cr%40t@h:5/db?sslmode=require",
+            "postgresql://u:***@h:5/db?sslmode=require",
+        ),
+        ("host=h password='a b\\' c' user=u", "host=h password=*** user=u"),
+        ("host=h dbname=x", "host=h dbname=x"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_tls_flags_beat_environment_and_map_to_libpq(tmp_path: Path) -> None:
+    files = {}
+    for name in ("ca", "env-ca", "cert", "key"):
+        files[name] = tmp_path / f"{name}.pem"
+        files[name].write_text("x")
+    env = {"VCF_PG_LOADER_TLS_MODE": "require", "VCF_PG_LOADER_TLS_CA_CERT": str(files["env-ca"])}
+    s = load_settings(
+        db_url="host=db.example.org dbname=vcf",
+        tls_mode="verify-ca",
+        tls_ca_cert=files["ca"],
+        tls_client_cert=files["cert"],
+        tls_client_key=files["key"],
+        environ=env,
+    )
+    params = connection_params(s)
+    assert params["sslmode"] == "verify-ca"
+    assert params["sslrootcert"] == str(files["ca"])
+    assert (params["sslcert"], params["sslkey"]) == (str(files["cert"]), str(files["key"]))
+    with pytest.raises(VcfPgError, match="go together"):
+        load_settings(db_url="host=h", tls_client_cert=files["cert"], environ={})
+
+
+def test_passfile_setting(tmp_path: Path) -> None:
+    passfile = tmp_path / "pgpass"
+    passfile.write_text("*:*:*:*:pw\n")
+    s = load_settings(
+        db_url="host=db.example.org", environ={"VCF_PG_LOADER_DB_PASSFILE": str(passfile)}
+    )
+    assert connection_params(s)["passfile"] == str(passfile)
+    assert "password" not in connection_params(s)
+    with pytest.raises(VcfPgError, match="DB_PASSFILE"):
+        load_settings(environ={"VCF_PG_LOADER_DB_PASSFILE": str(tmp_path / "none")})
+
+
+def test_iam_auth_setting_is_a_boolean() -> None:
+    url = "host=db.example.org user=u"
+    assert load_settings(db_url=url, environ={"VCF_PG_LOADER_IAM_AUTH": "true"}).iam_auth
+    assert not load_settings(db_url=url, environ={"VCF_PG_LOADER_IAM_AUTH": "0"}).iam_auth
+    with pytest.raises(VcfPgError, match="IAM_AUTH='maybe'"):
+        load_settings(db_url=url, environ={"VCF_PG_LOADER_IAM_AUTH": "maybe"})
+    with pytest.raises(VcfPgError, match="--iam-auth needs a database"):
+        load_settings(iam_auth=True, environ={})
+
+
+def test_secret_id_means_not_embedded() -> None:
+    s = load_settings(environ={"VCF_PG_LOADER_DB_SECRET_ID": "vcf/loader"})
+    assert not s.embedded and s.db_secret_id == "vcf/loader"
+    assert "vcf/loader" in repr(s)
 
 
 def test_remote_defaults_to_verify_full_and_password_from_env() -> None:
