@@ -11,6 +11,7 @@ from .. import __version__
 from ..errors import EXIT_FAILURE, VcfPgError
 from .audit_cmd import audit_group
 from .common import AppContext
+from .compliance_cmd import compliance_group
 from .db_cmd import db_group
 from .doctor_cmd import doctor
 from .keys_cmd import keys_group
@@ -64,6 +65,7 @@ cli.add_command(audit_group)
 cli.add_command(roles_group)
 cli.add_command(samples_group)
 cli.add_command(doctor)
+cli.add_command(compliance_group)
 
 
 def main() -> None:
