@@ -162,9 +162,13 @@ def eval_storage_encrypted(
             "rds-storage-encrypted",
             FAIL,
             f"{name}: StorageEncrypted = false",
-            "an instance cannot be encrypted in place: snapshot it, copy the snapshot with"
-            " `aws rds copy-db-snapshot --kms-key-id KEY_ARN ...`, restore it with"
-            " `aws rds restore-db-instance-from-db-snapshot`, then switch over",
+            "storage cannot be encrypted in place: `aws rds create-db-snapshot"
+            f" --db-instance-identifier {name} --db-snapshot-identifier {name}-plain`,"
+            " `aws rds copy-db-snapshot --source-db-snapshot-identifier"
+            f" {name}-plain --target-db-snapshot-identifier {name}-encrypted --kms-key-id"
+            " KEY_ARN`, `aws rds restore-db-instance-from-db-snapshot"
+            f" --db-snapshot-identifier {name}-encrypted --db-instance-identifier NEW_ID`,"
+            " then move the application to NEW_ID",
         )
     key = str(instance.get("KmsKeyId") or "")
     managed = "unknown" if key_meta is None else str(key_meta.get("KeyManager", "unknown"))
@@ -325,6 +329,10 @@ def eval_cloudwatch_logs(instance: Mapping[str, Any]) -> Check:
     )
 
 
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
 def eval_backup_retention(instance: Mapping[str, Any]) -> Check:
     name = instance["DBInstanceIdentifier"]
     days = int(instance.get("BackupRetentionPeriod") or 0)
@@ -332,12 +340,12 @@ def eval_backup_retention(instance: Mapping[str, Any]) -> Check:
         return Check(
             "rds-backup-retention",
             PASS,
-            f"{name}: BackupRetentionPeriod = {days} days (>= {MIN_BACKUP_RETENTION_DAYS})",
+            f"{name}: BackupRetentionPeriod = {_days(days)} (>= {MIN_BACKUP_RETENTION_DAYS})",
         )
     return Check(
         "rds-backup-retention",
         FAIL,
-        f"{name}: BackupRetentionPeriod = {days} days"
+        f"{name}: BackupRetentionPeriod = {_days(days)}"
         f" ({'automated backups are off' if days == 0 else 'too short'};"
         f" at least {MIN_BACKUP_RETENTION_DAYS}: a week reaches back past the weekly audit review)",
         f"aws rds modify-db-instance --db-instance-identifier {name}"
@@ -448,7 +456,10 @@ def eval_logging(findings: Sequence[Finding]) -> Check:
     """Maps doctor.logging_findings: any setting that would log bind parameters fails."""
     bad = [f for f in findings if f.status != DOCTOR_OK]
     if not bad:
-        seen = "; ".join(f"{f.check} = {f.detail}" for f in findings)
+        seen = "; ".join(
+            f.detail if f.detail.startswith(f.check) else f"{f.check} = {f.detail}"
+            for f in findings
+        )
         return Check(
             "logging-bind-parameters", PASS, f"no setting would log bind parameters ({seen})"
         )

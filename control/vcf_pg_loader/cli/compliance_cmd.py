@@ -5,9 +5,31 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.table import Table
+from rich.text import Text
 
-from ..compliance import FAIL, SKIP, WARN, run_checks
-from .common import AppContext, emit_json, emit_table, format_option, pass_app
+from ..compliance import FAIL, PASS, SKIP, WARN, Check, run_checks
+from .common import AppContext, emit_json, format_option, pass_app, stdout
+
+_STYLES = {PASS: "green", FAIL: "bold red", WARN: "yellow", SKIP: "dim"}
+
+
+def _table(checks: list[Check]) -> Table:
+    """Remediations are commands: folded, never cut with an ellipsis."""
+    table = Table(title="vcfctl compliance check")
+    table.add_column("id", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("evidence", overflow="fold")
+    table.add_column("remediation", overflow="fold")
+    for c in checks:
+        # Text, not markup: evidence and commands may hold brackets
+        table.add_row(
+            c.id,
+            Text(c.status, style=_STYLES[c.status]),
+            Text(c.evidence),
+            Text(c.remediation or ""),
+        )
+    return table
 
 
 @click.group(name="compliance")
@@ -38,11 +60,7 @@ def check(app: AppContext, rds_instance: str | None, fmt: str) -> None:
     if fmt == "json":
         emit_json([c.as_json() for c in checks])
     else:
-        emit_table(
-            [c.as_json() for c in checks],
-            ["id", "status", "evidence", "remediation"],
-            title="vcfctl compliance check",
-        )
+        stdout.print(_table(checks))
     counts = {s: sum(c.status == s for c in checks) for s in (FAIL, WARN, SKIP)}
     click.echo(
         f"vcfctl compliance check: {len(checks)} checks, {counts[FAIL]} failed,"
