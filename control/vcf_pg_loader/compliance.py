@@ -611,17 +611,28 @@ def rds_checks(aws: Aws, instance_id: str | None) -> dict[str, Check]:
     return out
 
 
+def _from_db(check_id: str, evaluate: Callable[[], Check]) -> Check:
+    """A query this role may not run skips its check (SQLSTATE and PostgreSQL's message:
+    these name objects, never values)."""
+    try:
+        return evaluate()
+    except psycopg.Error as exc:
+        return _skip(check_id, f"cannot check: {exc.sqlstate}: {exc.diag.message_primary}")
+
+
+def _public_grants(conn: psycopg.Connection[Any]) -> list[tuple[str, str, str]]:
+    return [(str(k), str(n), str(p)) for k, n, p in conn.execute(PUBLIC_GRANTS_SQL).fetchall()]
+
+
 def database_checks(conn: psycopg.Connection[Any], on_rds: bool) -> dict[str, Check]:
-    phi = _phi_row(conn)
-    return {
-        "connection-encrypted": eval_transport(transport_findings(conn)),
-        "phi-key-kms-wrapped": eval_phi_key(phi, on_rds),
-        "audit-chain-verifies": eval_audit(_audit_row(conn)),
-        "no-public-grants": eval_public_grants(
-            [(str(k), str(n), str(p)) for k, n, p in conn.execute(PUBLIC_GRANTS_SQL).fetchall()]
-        ),
-        "logging-bind-parameters": eval_logging(logging_findings(conn)),
+    checks: dict[str, Callable[[], Check]] = {
+        "connection-encrypted": lambda: eval_transport(transport_findings(conn)),
+        "phi-key-kms-wrapped": lambda: eval_phi_key(_phi_row(conn), on_rds),
+        "audit-chain-verifies": lambda: eval_audit(_audit_row(conn)),
+        "no-public-grants": lambda: eval_public_grants(_public_grants(conn)),
+        "logging-bind-parameters": lambda: eval_logging(logging_findings(conn)),
     }
+    return {check_id: _from_db(check_id, evaluate) for check_id, evaluate in checks.items()}
 
 
 def run_checks(
@@ -631,10 +642,17 @@ def run_checks(
     aws = aws or Aws()
     found = database_checks(conn, instance_id is not None)
     found.update(rds_checks(aws, instance_id))
-    phi = _phi_row(conn)
-    if phi is None or phi[1] != "aws-kms":
+    try:
+        phi = _phi_row(conn)
+    except psycopg.Error:
+        phi = None  # phi-key-kms-wrapped says why
+    if phi is None:
         found["kms-rotation-phi-key"] = _skip(
-            "kms-rotation-phi-key", "the active PHI key is not wrapped by KMS (phi-key-kms-wrapped)"
+            "kms-rotation-phi-key", "no active PHI key was read (see phi-key-kms-wrapped)"
+        )
+    elif phi[1] != "aws-kms":
+        found["kms-rotation-phi-key"] = _skip(
+            "kms-rotation-phi-key", f"the active PHI key is wrapped by {phi[1]}, not KMS"
         )
     else:
         found["kms-rotation-phi-key"] = _key_rotation(aws, "kms-rotation-phi-key", str(phi[2]))

@@ -275,6 +275,9 @@ def test_non_compliant_setup_fails_each_check(
     assert "--backup-retention-period 7" in by_id["rds-backup-retention"]["remediation"]
     assert "not encrypted" in by_id["rds-backup-encrypted"]["evidence"]
     assert "provider local, not aws-kms" in by_id["phi-key-kms-wrapped"]["evidence"]
+    assert by_id["kms-rotation-phi-key"]["evidence"] == (
+        "the active PHI key is wrapped by local, not KMS"
+    )
     assert by_id["phi-key-kms-wrapped"]["remediation"] == (
         "vcfctl keys rewrap --to-kms-key-id KEY_ARN"
     )
@@ -375,3 +378,24 @@ def test_table_output(vcfctl: Any, world: World, databases: dict[str, str]) -> N
     assert "compliance check: 14 checks, 10 failed, 1 warning(s), 2 skipped" in result.stderr
     assert "\u2026" not in result.stdout  # commands are folded, never cut
     assert """'{"EnableLogTypes":["postgresql"]}'""" in result.stdout
+
+
+def test_a_role_without_grants_gets_skips_not_a_traceback(
+    world: World, databases: dict[str, str]
+) -> None:
+    role = f"vcf_compliance_nobody_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(databases["good"], autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        try:
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+            checks = _by_id([c.as_json() for c in run_checks(conn, None, world.aws())])
+            conn.execute("RESET ROLE")
+        finally:
+            conn.execute("RESET ROLE")
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    for check_id in ("phi-key-kms-wrapped", "audit-chain-verifies"):
+        assert checks[check_id]["status"] == "skip"
+        assert checks[check_id]["evidence"].startswith("cannot check: 42501: permission denied")
+    assert checks["kms-rotation-phi-key"]["status"] == "skip"
+    assert checks["no-public-grants"]["status"] == "pass"
+    assert checks["connection-encrypted"]["status"] == "pass"
