@@ -12,6 +12,7 @@ from ..config import TLS_MODES
 from ..errors import EXIT_FAILURE, VcfPgError
 from .audit_cmd import audit_group
 from .common import AppContext
+from .compliance_cmd import compliance_group
 from .db_cmd import db_group
 from .doctor_cmd import doctor
 from .keys_cmd import keys_group
@@ -124,6 +125,7 @@ cli.add_command(audit_group)
 cli.add_command(roles_group)
 cli.add_command(samples_group)
 cli.add_command(doctor)
+cli.add_command(compliance_group)
 
 
 def main() -> None:
