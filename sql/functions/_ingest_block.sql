@@ -81,14 +81,16 @@ BEGIN
                      CROSS JOIN LATERAL (SELECT strpos(i.item, '=') AS p) AS e
                      WHERE l.f[8] <> '.' AND i.item <> ''
                     UNION ALL
-                    SELECT l.record_no, l.line_no, cardinality(l.alts), s.i, j.ord, j.key,
+                    SELECT l.record_no, l.line_no, cardinality(l.alts), s.i::integer, j.ord, j.key,
                            v.parts[j.ord],
                            CASE WHEN v.gt <> '' THEN cardinality(regexp_split_to_array(v.gt, '[/|]')) END
                       FROM pg_temp.vcf_ingest_lines l
-                     CROSS JOIN LATERAL (SELECT string_to_array(l.f[9], ':') AS keys) AS fk
-                     CROSS JOIN LATERAL generate_series(1, v_nsamples) AS s(i)
+                     -- OFFSET 0 and one unnest: l.f read once per line, not once per
+                     -- sample (each read detoasts the whole line: quadratic in samples)
+                     CROSS JOIN LATERAL (SELECT string_to_array(l.f[9], ':') AS keys OFFSET 0) AS fk
+                     CROSS JOIN LATERAL unnest(l.f[10:]) WITH ORDINALITY AS s(col, i)
                      CROSS JOIN LATERAL (SELECT p.parts, p.parts[array_position(fk.keys, 'GT')] AS gt
-                                           FROM (SELECT string_to_array(l.f[9 + s.i], ':') AS parts) AS p) AS v
+                                           FROM (SELECT string_to_array(s.col, ':') AS parts) AS p) AS v
                      CROSS JOIN LATERAL unnest(fk.keys) WITH ORDINALITY AS j(key, ord)
                      WHERE v_nsamples > 0 AND j.ord <= cardinality(v.parts)) AS r
              CROSS JOIN LATERAL (SELECT p_fields -> (CASE WHEN r.sample = 0 THEN 'INFO' ELSE 'FORMAT' END)
