@@ -32,16 +32,22 @@ BEGIN
     SELECT l.line_no, cardinality(l.f) AS ncols,
            CASE WHEN cardinality(l.f) <> p_columns THEN 'wrong number of columns'
                 WHEN l.f[1] = '' THEN 'empty CHROM'
+                WHEN octet_length(l.f[1]) > 1000 THEN 'CHROM is longer than 1000 bytes'
                 WHEN NOT @extschema@._is_pos(l.f[2])
                     THEN 'POS is not a number between 0 and 2147483647'
                 WHEN l.f[4] = '' OR l.f[5] = '' THEN 'empty REF or ALT'
+                WHEN cardinality(l.alts) > 32767 THEN 'more than 32767 ALT alleles'
                 ELSE 'QUAL is not a number in the range of double precision' END AS reason
       INTO v_bad
       FROM pg_temp.vcf_ingest_lines l
      WHERE cardinality(l.f) <> p_columns
         OR l.f[1] = ''
+        -- CHROM is in the btree of vcf.variants, alt_no is a smallint: the
+        -- limits of docs/architecture.md, not a raw server error later
+        OR octet_length(l.f[1]) > 1000
         OR NOT @extschema@._is_pos(l.f[2])
         OR l.f[4] = '' OR l.f[5] = ''
+        OR cardinality(l.alts) > 32767
         OR NOT @extschema@._is_qual(l.f[6])
      ORDER BY l.line_no
      LIMIT 1;

@@ -509,6 +509,11 @@ def sample_rows(line_no, s, plan, k, col):
     return tuple((gts[n], phased, gq[n], dp[n], ad[n], pl[n], fmt[n]) for n in range(k))
 
 
+def chrom_too_long(chrom):
+    # CHROM is in the btree of vcf.variants: at most 1000 bytes (UTF-8)
+    return len(chrom) > 250 and len(chrom.encode("utf-8")) > 1000
+
+
 def reject(line_no, f):
     # the first failing check of vcf._ingest_block, in its order
     if len(f) != ncols:
@@ -516,10 +521,14 @@ def reject(line_no, f):
               "The line has %s columns; the #CHROM line has %s." % (len(f), ncols))
     if f[0] == "":
         error(session_id, line_no, "empty CHROM")
+    if chrom_too_long(f[0]):
+        error(session_id, line_no, "CHROM is longer than 1000 bytes")
     if not is_pos(f[1]):
         error(session_id, line_no, "POS is not a number between 0 and 2147483647")
     if f[3] == "" or f[4] == "":
         error(session_id, line_no, "empty REF or ALT")
+    if f[4].count(",") >= 32767:
+        error(session_id, line_no, "more than 32767 ALT alleles")
     error(session_id, line_no, "QUAL is not a number in the range of double precision")
 
 
@@ -539,8 +548,8 @@ for line in p_data.split("\n"):
     if line == "":
         continue
     f = line.split("\t")
-    if len(f) != ncols or f[0] == "" or not is_pos(f[1]) or f[3] == "" or f[4] == "" \
-            or not is_qual(f[5]):
+    if len(f) != ncols or f[0] == "" or chrom_too_long(f[0]) or not is_pos(f[1]) \
+            or f[3] == "" or f[4] == "" or f[4].count(",") >= 32767 or not is_qual(f[5]):
         reject(line_no, f)
     record_no += 1
     chrom, pos, ref, alts_raw = f[0], int(f[1]), f[3], f[4]
