@@ -60,7 +60,7 @@ def reload_option(func: F) -> F:
     )(func)
 
 
-class ByteSize(click.ParamType):
+class ByteSize(click.ParamType[int, Any]):
     """A byte count: 67108864, 64MiB, 64M, 1GiB (binary units)."""
 
     name = "bytes"
