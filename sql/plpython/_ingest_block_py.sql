@@ -139,20 +139,25 @@ if st is None:
         " SELECT $1, u.record_no, u.line_no, u.line"
         " FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(record_no, line_no, line)",
         ["uuid", "bigint[]", "bigint[]", "text[]"])
+    # site fields go once per record ($6-$12), not once per ALT row: a line
+    # with K alleles would send K copies (over the 1 GB array limit near
+    # 32767 alleles); only the allele key and the sliced INFO are per ALT
     st["records"] = plpy.prepare(
         "INSERT INTO " + ext + ".records"
         " (session_id, record_no, alt_no, variant_id, id, qual, filter, info, alts)"
-        " SELECT $1, u.record_no, u.alt_no, v.variant_id, nullif(u.id, '.'),"
-        "        CASE WHEN u.qual <> '.' THEN u.qual::double precision END,"
-        "        CASE WHEN u.filter <> '.' THEN string_to_array(u.filter, ';') END,"
-        "        u.info::jsonb, string_to_array(u.alts, ',')"
-        " FROM unnest($2::bigint[], $3::smallint[], $4::text[], $5::integer[], $6::bytea[],"
-        "             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])"
-        "      AS u(record_no, alt_no, chrom, pos, allele_key, id, qual, filter, info, alts)"
+        " SELECT $1, u.record_no, u.alt_no, v.variant_id, nullif(s.id, '.'),"
+        "        CASE WHEN s.qual <> '.' THEN s.qual::double precision END,"
+        "        CASE WHEN s.filter <> '.' THEN string_to_array(s.filter, ';') END,"
+        "        u.info::jsonb, string_to_array(s.alts, ',')"
+        " FROM unnest($2::bigint[], $3::smallint[], $4::bytea[], $5::text[])"
+        "      AS u(record_no, alt_no, allele_key, info)"
+        " JOIN unnest($6::bigint[], $7::text[], $8::integer[], $9::text[], $10::text[],"
+        "             $11::text[], $12::text[])"
+        "      AS s(record_no, chrom, pos, id, qual, filter, alts) ON s.record_no = u.record_no"
         " JOIN " + ext + ".variants v"
-        "   ON v.chrom = u.chrom AND v.pos = u.pos AND v.allele_key = u.allele_key",
-        ["uuid", "bigint[]", "smallint[]", "text[]", "integer[]", "bytea[]",
-         "text[]", "text[]", "text[]", "text[]", "text[]"])
+        "   ON v.chrom = s.chrom AND v.pos = s.pos AND v.allele_key = u.allele_key",
+        ["uuid", "bigint[]", "smallint[]", "bytea[]", "text[]",
+         "bigint[]", "text[]", "integer[]", "text[]", "text[]", "text[]", "text[]"])
     # calls rows come in (record, ALT, sample) order: record_no and alt_no
     # are those of the records rows ($2, $3), one per $5 samples
     st["calls"] = plpy.prepare(
@@ -538,7 +543,8 @@ nsamples = len(sample_ids)
 ncols = p_columns
 v_rows = []   # chrom, pos, ref, alt, allele_key
 l_rows = []   # record_no, line_no, line
-r_rows = []   # record_no, alt_no, chrom, pos, allele_key, id, qual, filter, info, alts
+r_rows = []   # record_no, alt_no, allele_key, info (per ALT)
+s_rows = []   # record_no, chrom, pos, id, qual, filter, alts (per record)
 c_rows = []   # gt, phased, gq, dp, ad, pl, fmt, by record, ALT, sample
 by_sample = []
 record_no = p_records_before
@@ -596,12 +602,11 @@ for line in p_data.split("\n"):
         if members is not None:
             infos = ["{" + ",".join(m) + "}" if m else None for m in members]
 
-    id_, qual, filt = f[2], f[5], f[6]
+    s_rows.append((record_no, chrom, pos, f[2], f[5], f[6], alts_raw))
     for n in range(k):
         akey = sha256((ref + "\t" + alts[n]).encode("utf-8")).digest()
         v_rows.append((chrom, pos, ref, alts[n], akey))
-        r_rows.append((record_no, n + 1, chrom, pos, akey, id_, qual, filt,
-                       infos[n] if infos is not None else None, alts_raw))
+        r_rows.append((record_no, n + 1, akey, infos[n] if infos is not None else None))
 
     if nsamples:
         fmt_col = f[8]
@@ -642,7 +647,8 @@ if n_records:
     plpy.execute(st["variants"], [list(c) for c in zip(*v_rows)])
     plpy.execute(st["record_lines"], [session_id] + [list(c) for c in zip(*l_rows)])
     r_cols = [list(c) for c in zip(*r_rows)]
-    o_variants = plpy.execute(st["records"], [session_id] + r_cols).nrows()
+    o_variants = plpy.execute(st["records"], [session_id] + r_cols
+                              + [list(c) for c in zip(*s_rows)]).nrows()
     if c_rows:
         # a column with no value at all goes as NULL (unnest pads it);
         # phased always goes, so that the row count is kept
