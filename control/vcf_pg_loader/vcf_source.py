@@ -318,7 +318,8 @@ class VcfSource:
     def _block(self, lines: list[bytes], last_line_no: int) -> Block:
         payload = b"".join(lines)
         try:
-            payload.decode("utf-8")
+            if not payload.isascii():  # decoding builds a copy; ASCII needs none
+                payload.decode("utf-8")
         except UnicodeDecodeError as exc:
             bad_line = last_line_no - payload[exc.start :].count(b"\n") + 1
             raise self._fail(bad_line, "is not valid UTF-8") from None

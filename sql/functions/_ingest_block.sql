@@ -33,7 +33,7 @@ BEGIN
            CASE WHEN cardinality(l.f) <> p_columns THEN 'wrong number of columns'
                 WHEN l.f[1] = '' THEN 'empty CHROM'
                 WHEN octet_length(l.f[1]) > 1000 THEN 'CHROM is longer than 1000 bytes'
-                WHEN NOT @extschema@._is_pos(l.f[2])
+                WHEN octet_length(l.f[2]) > 10 OR NOT @extschema@._is_pos(l.f[2])
                     THEN 'POS is not a number between 0 and 2147483647'
                 WHEN l.f[4] = '' OR l.f[5] = '' THEN 'empty REF or ALT'
                 WHEN cardinality(l.alts) > 32767 THEN 'more than 32767 ALT alleles'
@@ -45,10 +45,12 @@ BEGIN
         -- CHROM is in the btree of vcf.variants, alt_no is a smallint: the
         -- limits of docs/architecture.md, not a raw server error later
         OR octet_length(l.f[1]) > 1000
-        OR NOT @extschema@._is_pos(l.f[2])
+        -- the length guards first: a regex reads its subject as 4-byte
+        -- characters, so a long field would cost four times its size
+        OR octet_length(l.f[2]) > 10 OR NOT @extschema@._is_pos(l.f[2])
         OR l.f[4] = '' OR l.f[5] = ''
         OR cardinality(l.alts) > 32767
-        OR NOT @extschema@._is_qual(l.f[6])
+        OR octet_length(l.f[6]) > 400 OR NOT @extschema@._is_qual(l.f[6])
      ORDER BY l.line_no
      LIMIT 1;
     IF FOUND AND v_bad.ncols <> p_columns THEN
@@ -175,15 +177,18 @@ BEGIN
     SELECT e.record_no, a.n, e.sample, e.ord, e.key,
            CASE WHEN e.type = 'Flag' THEN 'true'::jsonb
                 WHEN e.number IN ('0', '1') THEN @extschema@._json_element(min(e.elem), e.type)
-                WHEN e.raw = '.' THEN 'null'::jsonb
+                WHEN e.dot THEN 'null'::jsonb
                 ELSE jsonb_agg(@extschema@._json_element(e.elem, e.type) ORDER BY e.eo) END,
-           CASE WHEN e.all_int AND e.raw <> '.'
+           CASE WHEN e.all_int AND NOT e.dot
                 THEN array_agg(CASE WHEN e.all_int AND e.elem <> '.' THEN e.elem::integer END
                                ORDER BY e.eo) END,
            e.all_int
-      FROM (SELECT it.record_no, it.k, it.sample, it.ord, it.key, it.raw, it.number, it.type,
+      -- raw only as "is it '.'": a long value is not carried (and grouped) twice
+      FROM (SELECT it.record_no, it.k, it.sample, it.ord, it.key, it.raw = '.' AS dot,
+                   it.number, it.type,
                    it.sliced, it.haploid, x.elem, x.eo,
-                   bool_and(x.elem = '.' OR @extschema@._is_int32(x.elem))
+                   bool_and(x.elem = '.' OR (octet_length(x.elem) <= 11
+                                             AND @extschema@._is_int32(x.elem)))
                        OVER (PARTITION BY it.record_no, it.sample, it.ord) AS all_int
               FROM pg_temp.vcf_ingest_items it
              CROSS JOIN LATERAL unnest(CASE WHEN it.raw IS NULL THEN ARRAY[NULL::text]
@@ -198,7 +203,7 @@ BEGIN
         OR (e.number = 'G' AND e.haploid AND e.eo IN (1, a.n + 1))
         OR (e.number = 'G' AND NOT e.haploid
             AND e.eo IN (1, a.n * (a.n + 1) / 2 + 1, a.n * (a.n + 1) / 2 + a.n + 1))
-     GROUP BY e.record_no, a.n, e.sample, e.ord, e.key, e.type, e.number, e.raw, e.all_int;
+     GROUP BY e.record_no, a.n, e.sample, e.ord, e.key, e.type, e.number, e.dot, e.all_int;
 
     ANALYZE pg_temp.vcf_ingest_values;
     INSERT INTO @extschema@.records

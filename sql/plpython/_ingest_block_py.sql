@@ -218,6 +218,9 @@ memo_plan = st["memo_plan"]
 promoted = st["promoted"]
 
 warn = []   # (line_no, sample, ord, code, field, message)
+# memos live in SD for the database session: only short values are kept, so
+# that a long line is not held after its ingest
+MEMO_MAX = 256
 
 
 def key_def(kind, key):
@@ -297,7 +300,8 @@ def field_values(line_no, sample, ord_, key, raw, number, typ, undefined, k, plo
         c = memo.get(e)
         if c is None:
             c = convert(e, typ)
-            memo[e] = c
+            if len(e) <= MEMO_MAX:
+                memo[e] = c
         conv.append(c)
     if typ in ("Integer", "Float"):
         for c in conv:
@@ -373,7 +377,8 @@ def gt_rows(gt_raw, k):
         texts = tuple(int_array([None if i is None else 0 if i == 0 else 1 if i == n else 0
                                  for i in alleles]) for n in range(1, k + 1))
         r = (texts, "|" in gt_raw, bad)
-        memo_gt[(gt_raw, k)] = r
+        if len(gt_raw) <= MEMO_MAX:
+            memo_gt[(gt_raw, k)] = r
     return r
 
 
@@ -407,7 +412,8 @@ def format_plan(fmt_col):
             # a promoted key given twice: general path, combined as max()
             defs = [d[:7] + ("other",) if d[7] in ("int1", "ints") else d for d in defs]
         plan = (fkeys, fkeys.index("GT") if "GT" in fkeys else -1, defs, dup)
-        memo_plan[fmt_col] = plan
+        if len(fmt_col) <= MEMO_MAX:
+            memo_plan[fmt_col] = plan
     return plan
 
 
@@ -440,7 +446,9 @@ def sample_rows(line_no, s, plan, k, col):
             if kind == "int1":
                 c = memo.get(raw)
                 if c is None:
-                    c = memo[raw] = convert(raw, typ)
+                    c = convert(raw, typ)
+                    if len(raw) <= MEMO_MAX:
+                        memo[raw] = c
                 if c[2] is not False:
                     promo_vals[promo] = (c[2],)
                     continue
@@ -454,7 +462,9 @@ def sample_rows(line_no, s, plan, k, col):
             elif kind == "scalar":
                 c = memo.get(raw)
                 if c is None:
-                    c = memo[raw] = convert(raw, typ)
+                    c = convert(raw, typ)
+                    if len(raw) <= MEMO_MAX:
+                        memo[raw] = c
                 if c[1]:
                     if fmt_parts is None:
                         fmt_parts = ([],)
@@ -466,7 +476,7 @@ def sample_rows(line_no, s, plan, k, col):
             nw = len(warn)
             fv = field_values(line_no, s, j + 1, key, raw, number, typ, undefined, k, ploidy,
                               "FORMAT/", memo)
-            if len(warn) == nw:
+            if len(warn) == nw and len(raw) <= MEMO_MAX:
                 memo_item[mk] = fv
         texts, int_rows, all_int = fv
         if texts[0] is None:
@@ -576,7 +586,7 @@ for line in p_data.split("\n"):
                     continue
                 nw = len(warn)
                 fr = info_item(line_no, ord_, item, 1)[0] or ""
-                if len(warn) == nw:
+                if len(warn) == nw and len(item) <= MEMO_MAX:
                     memo_info1[item] = fr
             if fr:
                 members.append(fr)
@@ -592,7 +602,7 @@ for line in p_data.split("\n"):
             if fr is None:
                 nw = len(warn)
                 fr = info_item(line_no, ord_, item, k)
-                if len(warn) == nw:
+                if len(warn) == nw and len(item) <= MEMO_MAX:
                     memo_info[mk] = fr
             if members is None:
                 members = [[] for _ in range(k)]
@@ -618,7 +628,7 @@ for line in p_data.split("\n"):
             if rows is None:
                 nw = len(warn)
                 rows = sample_rows(line_no, s, plan, k, col)
-                if len(warn) == nw:
+                if len(warn) == nw and len(col) <= MEMO_MAX:
                     memo_sample[mk] = rows
             if k == 1:
                 c_rows.append(rows[0])
