@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help setup os-packages extension demo test lint bench bench-rotation clean
+.PHONY: help setup os-packages extension demo test lint bench bench-rotation bench-samples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bench: setup ## Throughput of stage and ingest against a raw COPY, in one run
 
 bench-rotation: setup ## PHI key rotation throughput against a raw COPY of the same values
 	$(BIN)/python -m benchmarks.rotation
+
+bench-samples: setup ## Load time against the sample count (10k, 30k, 100k samples), both engines
+	$(BIN)/python -m benchmarks.samples
 
 clean: ## Remove build products (not the venv, not the embedded cluster)
 	$(MAKE) -s -C extension clean

@@ -20,7 +20,7 @@ from .crypto import block_context, manifest_context, seal, source_context
 from .errors import AlreadyLoaded, DatabaseError
 from .keys.provider import KeyProvider
 from .keys.registry import current_database, new_data_key
-from .vcf_source import BLOCK_TARGET_BYTES, VcfSource, check_header
+from .vcf_source import BLOCK_TARGET_BYTES, DEFAULT_LIMITS, Limits, VcfSource, check_header
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -44,21 +44,23 @@ def stage_file(
     block_bytes: int = BLOCK_TARGET_BYTES,
     *,
     reload: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> StageResult:
     """Stage one file; raise BadInputError (nothing written) for a file-level fault.
 
     Content that is already ingested raises AlreadyLoaded (nothing written)
     unless reload, which makes the new session replace the old one's rows
-    when it is ingested.
+    when it is ingested. A file beyond limits (line, header, decompressed
+    size, samples, compression ratio) is a BadInputError naming its line.
     """
-    check_header(path)
+    check_header(path, limits)
     session_id = uuid.uuid4()
     key, wrapped = new_data_key(
         provider, "staging", {"session_id": str(session_id)}, current_database(conn)
     )
     source_enc = seal(key, str(path.resolve()).encode("utf-8"), source_context(session_id))
     try:
-        with conn.transaction(), VcfSource(path, block_bytes) as source:
+        with conn.transaction(), VcfSource(path, block_bytes, limits) as source:
             conn.execute(
                 "SELECT vcf.stage_begin(%s, %s, %s, %s, %s, %s, %s, %s)",
                 (

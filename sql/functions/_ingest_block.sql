@@ -32,17 +32,25 @@ BEGIN
     SELECT l.line_no, cardinality(l.f) AS ncols,
            CASE WHEN cardinality(l.f) <> p_columns THEN 'wrong number of columns'
                 WHEN l.f[1] = '' THEN 'empty CHROM'
-                WHEN NOT @extschema@._is_pos(l.f[2])
+                WHEN octet_length(l.f[1]) > 1000 THEN 'CHROM is longer than 1000 bytes'
+                WHEN octet_length(l.f[2]) > 10 OR NOT @extschema@._is_pos(l.f[2])
                     THEN 'POS is not a number between 0 and 2147483647'
                 WHEN l.f[4] = '' OR l.f[5] = '' THEN 'empty REF or ALT'
+                WHEN cardinality(l.alts) > 32767 THEN 'more than 32767 ALT alleles'
                 ELSE 'QUAL is not a number in the range of double precision' END AS reason
       INTO v_bad
       FROM pg_temp.vcf_ingest_lines l
      WHERE cardinality(l.f) <> p_columns
         OR l.f[1] = ''
-        OR NOT @extschema@._is_pos(l.f[2])
+        -- CHROM is in the btree of vcf.variants, alt_no is a smallint: the
+        -- limits of docs/architecture.md, not a raw server error later
+        OR octet_length(l.f[1]) > 1000
+        -- the length guards first: a regex reads its subject as 4-byte
+        -- characters, so a long field would cost four times its size
+        OR octet_length(l.f[2]) > 10 OR NOT @extschema@._is_pos(l.f[2])
         OR l.f[4] = '' OR l.f[5] = ''
-        OR NOT @extschema@._is_qual(l.f[6])
+        OR cardinality(l.alts) > 32767
+        OR octet_length(l.f[6]) > 400 OR NOT @extschema@._is_qual(l.f[6])
      ORDER BY l.line_no
      LIMIT 1;
     IF FOUND AND v_bad.ncols <> p_columns THEN
@@ -81,14 +89,16 @@ BEGIN
                      CROSS JOIN LATERAL (SELECT strpos(i.item, '=') AS p) AS e
                      WHERE l.f[8] <> '.' AND i.item <> ''
                     UNION ALL
-                    SELECT l.record_no, l.line_no, cardinality(l.alts), s.i, j.ord, j.key,
+                    SELECT l.record_no, l.line_no, cardinality(l.alts), s.i::integer, j.ord, j.key,
                            v.parts[j.ord],
                            CASE WHEN v.gt <> '' THEN cardinality(regexp_split_to_array(v.gt, '[/|]')) END
                       FROM pg_temp.vcf_ingest_lines l
-                     CROSS JOIN LATERAL (SELECT string_to_array(l.f[9], ':') AS keys) AS fk
-                     CROSS JOIN LATERAL generate_series(1, v_nsamples) AS s(i)
+                     -- OFFSET 0 and one unnest: l.f read once per line, not once per
+                     -- sample (each read detoasts the whole line: quadratic in samples)
+                     CROSS JOIN LATERAL (SELECT string_to_array(l.f[9], ':') AS keys OFFSET 0) AS fk
+                     CROSS JOIN LATERAL unnest(l.f[10:]) WITH ORDINALITY AS s(col, i)
                      CROSS JOIN LATERAL (SELECT p.parts, p.parts[array_position(fk.keys, 'GT')] AS gt
-                                           FROM (SELECT string_to_array(l.f[9 + s.i], ':') AS parts) AS p) AS v
+                                           FROM (SELECT string_to_array(s.col, ':') AS parts) AS p) AS v
                      CROSS JOIN LATERAL unnest(fk.keys) WITH ORDINALITY AS j(key, ord)
                      WHERE v_nsamples > 0 AND j.ord <= cardinality(v.parts)) AS r
              CROSS JOIN LATERAL (SELECT p_fields -> (CASE WHEN r.sample = 0 THEN 'INFO' ELSE 'FORMAT' END)
@@ -167,15 +177,18 @@ BEGIN
     SELECT e.record_no, a.n, e.sample, e.ord, e.key,
            CASE WHEN e.type = 'Flag' THEN 'true'::jsonb
                 WHEN e.number IN ('0', '1') THEN @extschema@._json_element(min(e.elem), e.type)
-                WHEN e.raw = '.' THEN 'null'::jsonb
+                WHEN e.dot THEN 'null'::jsonb
                 ELSE jsonb_agg(@extschema@._json_element(e.elem, e.type) ORDER BY e.eo) END,
-           CASE WHEN e.all_int AND e.raw <> '.'
+           CASE WHEN e.all_int AND NOT e.dot
                 THEN array_agg(CASE WHEN e.all_int AND e.elem <> '.' THEN e.elem::integer END
                                ORDER BY e.eo) END,
            e.all_int
-      FROM (SELECT it.record_no, it.k, it.sample, it.ord, it.key, it.raw, it.number, it.type,
+      -- raw only as "is it '.'": a long value is not carried (and grouped) twice
+      FROM (SELECT it.record_no, it.k, it.sample, it.ord, it.key, it.raw = '.' AS dot,
+                   it.number, it.type,
                    it.sliced, it.haploid, x.elem, x.eo,
-                   bool_and(x.elem = '.' OR @extschema@._is_int32(x.elem))
+                   bool_and(x.elem = '.' OR (octet_length(x.elem) <= 11
+                                             AND @extschema@._is_int32(x.elem)))
                        OVER (PARTITION BY it.record_no, it.sample, it.ord) AS all_int
               FROM pg_temp.vcf_ingest_items it
              CROSS JOIN LATERAL unnest(CASE WHEN it.raw IS NULL THEN ARRAY[NULL::text]
@@ -190,7 +203,7 @@ BEGIN
         OR (e.number = 'G' AND e.haploid AND e.eo IN (1, a.n + 1))
         OR (e.number = 'G' AND NOT e.haploid
             AND e.eo IN (1, a.n * (a.n + 1) / 2 + 1, a.n * (a.n + 1) / 2 + a.n + 1))
-     GROUP BY e.record_no, a.n, e.sample, e.ord, e.key, e.type, e.number, e.raw, e.all_int;
+     GROUP BY e.record_no, a.n, e.sample, e.ord, e.key, e.type, e.number, e.dot, e.all_int;
 
     ANALYZE pg_temp.vcf_ingest_values;
     INSERT INTO @extschema@.records

@@ -36,10 +36,11 @@ BEGIN
             p_session_id, cardinality(v_all), cardinality(v_columns)
             USING ERRCODE = 'VP032', HINT = 'Columns are separated by single TAB characters.';
     END IF;
-    SELECT a.i, b.i AS j INTO v_dup
-      FROM unnest(v_columns[10:]) WITH ORDINALITY a(name, i)
-      JOIN unnest(v_columns[10:]) WITH ORDINALITY b(name, i) ON a.name = b.name AND a.i < b.i
-     ORDER BY a.i LIMIT 1;
+    -- grouped, not a self-join: that was quadratic in the sample count
+    SELECT min(u.i) AS i, (array_agg(u.i ORDER BY u.i))[2] AS j INTO v_dup
+      FROM unnest(v_columns[10:]) WITH ORDINALITY AS u(name, i)
+     GROUP BY u.name HAVING count(*) > 1
+     ORDER BY 1 LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'session %: sample columns % and % have the same name', p_session_id, v_dup.i, v_dup.j
             USING ERRCODE = 'VP033', HINT = 'Sample names must be unique within a file.';

@@ -139,20 +139,25 @@ if st is None:
         " SELECT $1, u.record_no, u.line_no, u.line"
         " FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(record_no, line_no, line)",
         ["uuid", "bigint[]", "bigint[]", "text[]"])
+    # site fields go once per record ($6-$12), not once per ALT row: a line
+    # with K alleles would send K copies (over the 1 GB array limit near
+    # 32767 alleles); only the allele key and the sliced INFO are per ALT
     st["records"] = plpy.prepare(
         "INSERT INTO " + ext + ".records"
         " (session_id, record_no, alt_no, variant_id, id, qual, filter, info, alts)"
-        " SELECT $1, u.record_no, u.alt_no, v.variant_id, nullif(u.id, '.'),"
-        "        CASE WHEN u.qual <> '.' THEN u.qual::double precision END,"
-        "        CASE WHEN u.filter <> '.' THEN string_to_array(u.filter, ';') END,"
-        "        u.info::jsonb, string_to_array(u.alts, ',')"
-        " FROM unnest($2::bigint[], $3::smallint[], $4::text[], $5::integer[], $6::bytea[],"
-        "             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])"
-        "      AS u(record_no, alt_no, chrom, pos, allele_key, id, qual, filter, info, alts)"
+        " SELECT $1, u.record_no, u.alt_no, v.variant_id, nullif(s.id, '.'),"
+        "        CASE WHEN s.qual <> '.' THEN s.qual::double precision END,"
+        "        CASE WHEN s.filter <> '.' THEN string_to_array(s.filter, ';') END,"
+        "        u.info::jsonb, string_to_array(s.alts, ',')"
+        " FROM unnest($2::bigint[], $3::smallint[], $4::bytea[], $5::text[])"
+        "      AS u(record_no, alt_no, allele_key, info)"
+        " JOIN unnest($6::bigint[], $7::text[], $8::integer[], $9::text[], $10::text[],"
+        "             $11::text[], $12::text[])"
+        "      AS s(record_no, chrom, pos, id, qual, filter, alts) ON s.record_no = u.record_no"
         " JOIN " + ext + ".variants v"
-        "   ON v.chrom = u.chrom AND v.pos = u.pos AND v.allele_key = u.allele_key",
-        ["uuid", "bigint[]", "smallint[]", "text[]", "integer[]", "bytea[]",
-         "text[]", "text[]", "text[]", "text[]", "text[]"])
+        "   ON v.chrom = s.chrom AND v.pos = s.pos AND v.allele_key = u.allele_key",
+        ["uuid", "bigint[]", "smallint[]", "bytea[]", "text[]",
+         "bigint[]", "text[]", "integer[]", "text[]", "text[]", "text[]", "text[]"])
     # calls rows come in (record, ALT, sample) order: record_no and alt_no
     # are those of the records rows ($2, $3), one per $5 samples
     st["calls"] = plpy.prepare(
@@ -213,6 +218,9 @@ memo_plan = st["memo_plan"]
 promoted = st["promoted"]
 
 warn = []   # (line_no, sample, ord, code, field, message)
+# memos live in SD for the database session: only short values are kept, so
+# that a long line is not held after its ingest
+MEMO_MAX = 256
 
 
 def key_def(kind, key):
@@ -292,7 +300,8 @@ def field_values(line_no, sample, ord_, key, raw, number, typ, undefined, k, plo
         c = memo.get(e)
         if c is None:
             c = convert(e, typ)
-            memo[e] = c
+            if len(e) <= MEMO_MAX:
+                memo[e] = c
         conv.append(c)
     if typ in ("Integer", "Float"):
         for c in conv:
@@ -368,7 +377,8 @@ def gt_rows(gt_raw, k):
         texts = tuple(int_array([None if i is None else 0 if i == 0 else 1 if i == n else 0
                                  for i in alleles]) for n in range(1, k + 1))
         r = (texts, "|" in gt_raw, bad)
-        memo_gt[(gt_raw, k)] = r
+        if len(gt_raw) <= MEMO_MAX:
+            memo_gt[(gt_raw, k)] = r
     return r
 
 
@@ -402,7 +412,8 @@ def format_plan(fmt_col):
             # a promoted key given twice: general path, combined as max()
             defs = [d[:7] + ("other",) if d[7] in ("int1", "ints") else d for d in defs]
         plan = (fkeys, fkeys.index("GT") if "GT" in fkeys else -1, defs, dup)
-        memo_plan[fmt_col] = plan
+        if len(fmt_col) <= MEMO_MAX:
+            memo_plan[fmt_col] = plan
     return plan
 
 
@@ -435,7 +446,9 @@ def sample_rows(line_no, s, plan, k, col):
             if kind == "int1":
                 c = memo.get(raw)
                 if c is None:
-                    c = memo[raw] = convert(raw, typ)
+                    c = convert(raw, typ)
+                    if len(raw) <= MEMO_MAX:
+                        memo[raw] = c
                 if c[2] is not False:
                     promo_vals[promo] = (c[2],)
                     continue
@@ -449,7 +462,9 @@ def sample_rows(line_no, s, plan, k, col):
             elif kind == "scalar":
                 c = memo.get(raw)
                 if c is None:
-                    c = memo[raw] = convert(raw, typ)
+                    c = convert(raw, typ)
+                    if len(raw) <= MEMO_MAX:
+                        memo[raw] = c
                 if c[1]:
                     if fmt_parts is None:
                         fmt_parts = ([],)
@@ -461,7 +476,7 @@ def sample_rows(line_no, s, plan, k, col):
             nw = len(warn)
             fv = field_values(line_no, s, j + 1, key, raw, number, typ, undefined, k, ploidy,
                               "FORMAT/", memo)
-            if len(warn) == nw:
+            if len(warn) == nw and len(raw) <= MEMO_MAX:
                 memo_item[mk] = fv
         texts, int_rows, all_int = fv
         if texts[0] is None:
@@ -509,6 +524,11 @@ def sample_rows(line_no, s, plan, k, col):
     return tuple((gts[n], phased, gq[n], dp[n], ad[n], pl[n], fmt[n]) for n in range(k))
 
 
+def chrom_too_long(chrom):
+    # CHROM is in the btree of vcf.variants: at most 1000 bytes (UTF-8)
+    return len(chrom) > 250 and len(chrom.encode("utf-8")) > 1000
+
+
 def reject(line_no, f):
     # the first failing check of vcf._ingest_block, in its order
     if len(f) != ncols:
@@ -516,10 +536,14 @@ def reject(line_no, f):
               "The line has %s columns; the #CHROM line has %s." % (len(f), ncols))
     if f[0] == "":
         error(session_id, line_no, "empty CHROM")
+    if chrom_too_long(f[0]):
+        error(session_id, line_no, "CHROM is longer than 1000 bytes")
     if not is_pos(f[1]):
         error(session_id, line_no, "POS is not a number between 0 and 2147483647")
     if f[3] == "" or f[4] == "":
         error(session_id, line_no, "empty REF or ALT")
+    if f[4].count(",") >= 32767:
+        error(session_id, line_no, "more than 32767 ALT alleles")
     error(session_id, line_no, "QUAL is not a number in the range of double precision")
 
 
@@ -529,7 +553,8 @@ nsamples = len(sample_ids)
 ncols = p_columns
 v_rows = []   # chrom, pos, ref, alt, allele_key
 l_rows = []   # record_no, line_no, line
-r_rows = []   # record_no, alt_no, chrom, pos, allele_key, id, qual, filter, info, alts
+r_rows = []   # record_no, alt_no, allele_key, info (per ALT)
+s_rows = []   # record_no, chrom, pos, id, qual, filter, alts (per record)
 c_rows = []   # gt, phased, gq, dp, ad, pl, fmt, by record, ALT, sample
 by_sample = []
 record_no = p_records_before
@@ -539,8 +564,8 @@ for line in p_data.split("\n"):
     if line == "":
         continue
     f = line.split("\t")
-    if len(f) != ncols or f[0] == "" or not is_pos(f[1]) or f[3] == "" or f[4] == "" \
-            or not is_qual(f[5]):
+    if len(f) != ncols or f[0] == "" or chrom_too_long(f[0]) or not is_pos(f[1]) \
+            or f[3] == "" or f[4] == "" or f[4].count(",") >= 32767 or not is_qual(f[5]):
         reject(line_no, f)
     record_no += 1
     chrom, pos, ref, alts_raw = f[0], int(f[1]), f[3], f[4]
@@ -561,7 +586,7 @@ for line in p_data.split("\n"):
                     continue
                 nw = len(warn)
                 fr = info_item(line_no, ord_, item, 1)[0] or ""
-                if len(warn) == nw:
+                if len(warn) == nw and len(item) <= MEMO_MAX:
                     memo_info1[item] = fr
             if fr:
                 members.append(fr)
@@ -577,7 +602,7 @@ for line in p_data.split("\n"):
             if fr is None:
                 nw = len(warn)
                 fr = info_item(line_no, ord_, item, k)
-                if len(warn) == nw:
+                if len(warn) == nw and len(item) <= MEMO_MAX:
                     memo_info[mk] = fr
             if members is None:
                 members = [[] for _ in range(k)]
@@ -587,12 +612,11 @@ for line in p_data.split("\n"):
         if members is not None:
             infos = ["{" + ",".join(m) + "}" if m else None for m in members]
 
-    id_, qual, filt = f[2], f[5], f[6]
+    s_rows.append((record_no, chrom, pos, f[2], f[5], f[6], alts_raw))
     for n in range(k):
         akey = sha256((ref + "\t" + alts[n]).encode("utf-8")).digest()
         v_rows.append((chrom, pos, ref, alts[n], akey))
-        r_rows.append((record_no, n + 1, chrom, pos, akey, id_, qual, filt,
-                       infos[n] if infos is not None else None, alts_raw))
+        r_rows.append((record_no, n + 1, akey, infos[n] if infos is not None else None))
 
     if nsamples:
         fmt_col = f[8]
@@ -604,7 +628,7 @@ for line in p_data.split("\n"):
             if rows is None:
                 nw = len(warn)
                 rows = sample_rows(line_no, s, plan, k, col)
-                if len(warn) == nw:
+                if len(warn) == nw and len(col) <= MEMO_MAX:
                     memo_sample[mk] = rows
             if k == 1:
                 c_rows.append(rows[0])
@@ -633,7 +657,8 @@ if n_records:
     plpy.execute(st["variants"], [list(c) for c in zip(*v_rows)])
     plpy.execute(st["record_lines"], [session_id] + [list(c) for c in zip(*l_rows)])
     r_cols = [list(c) for c in zip(*r_rows)]
-    o_variants = plpy.execute(st["records"], [session_id] + r_cols).nrows()
+    o_variants = plpy.execute(st["records"], [session_id] + r_cols
+                              + [list(c) for c in zip(*s_rows)]).nrows()
     if c_rows:
         # a column with no value at all goes as NULL (unnest pads it);
         # phased always goes, so that the row count is kept

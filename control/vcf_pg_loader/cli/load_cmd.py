@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import click
 
@@ -14,6 +16,7 @@ from ..errors import AlreadyLoaded, VcfPgError
 from ..ingest import IngestResult, ingest_session
 from ..sessions import purge_session, session_warnings
 from ..staging import stage_file
+from ..vcf_source import DEFAULT_LIMITS, Limits, format_bytes
 from .common import AppContext, byte_progress, emit_json, emit_table, format_option, pass_app
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,6 +58,83 @@ def reload_option(func: F) -> F:
         help="Content already loaded (same sha256) replaces the earlier session's "
         "records and calls, in one transaction, instead of being skipped.",
     )(func)
+
+
+class ByteSize(click.ParamType[int, Any]):
+    """A byte count: 67108864, 64MiB, 64M, 1GiB (binary units)."""
+
+    name = "bytes"
+    _UNITS: ClassVar[dict[str, int]] = {
+        "": 1,
+        "K": 1 << 10,
+        "M": 1 << 20,
+        "G": 1 << 30,
+        "T": 1 << 40,
+    }
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        m = re.fullmatch(r"\s*([0-9]+)\s*([KMGT]?)(?:i?B)?\s*", str(value), re.IGNORECASE)
+        if not m or int(m[1]) < 1:
+            self.fail(f"{value!r} is not a positive byte count (e.g. 67108864, 64MiB, 1GiB)")
+        return int(m[1]) * self._UNITS[m[2].upper()]
+
+
+def limit_options(func: F) -> F:
+    """--max-line-bytes, --max-decompressed-bytes, --max-samples, --max-ratio -> limits."""
+    d = DEFAULT_LIMITS
+    options = [
+        click.option(
+            "--max-line-bytes",
+            type=ByteSize(),
+            default=d.max_line_bytes,
+            envvar="VCF_PG_LOADER_MAX_LINE_BYTES",
+            help=f"Longest line, and largest header, accepted [default: "
+            f"{format_bytes(d.max_line_bytes)}; env VCF_PG_LOADER_MAX_LINE_BYTES].",
+        ),
+        click.option(
+            "--max-decompressed-bytes",
+            type=ByteSize(),
+            default=d.max_decompressed_bytes,
+            envvar="VCF_PG_LOADER_MAX_DECOMPRESSED_BYTES",
+            help=f"Largest content after decompression [default: "
+            f"{format_bytes(d.max_decompressed_bytes)}; env VCF_PG_LOADER_MAX_DECOMPRESSED_BYTES].",
+        ),
+        click.option(
+            "--max-samples",
+            type=click.IntRange(min=0),
+            default=d.max_samples,
+            envvar="VCF_PG_LOADER_MAX_SAMPLES",
+            help=f"Most sample columns accepted [default: {d.max_samples}; "
+            "env VCF_PG_LOADER_MAX_SAMPLES].",
+        ),
+        click.option(
+            "--max-ratio",
+            type=click.FloatRange(min=1),
+            default=d.max_ratio,
+            envvar="VCF_PG_LOADER_MAX_RATIO",
+            help=f"Largest decompressed/compressed size ratio once past 64 MiB, against "
+            f"compression bombs [default: {d.max_ratio:g}; env VCF_PG_LOADER_MAX_RATIO].",
+        ),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        max_line_bytes: int,
+        max_decompressed_bytes: int,
+        max_samples: int,
+        max_ratio: float,
+        **kwargs: Any,
+    ) -> Any:
+        limits = Limits(max_line_bytes, max_decompressed_bytes, max_samples, max_ratio)
+        return func(*args, limits=limits, **kwargs)
+
+    decorated: Any = wrapper
+    for option in reversed(options):
+        decorated = option(decorated)
+    return cast(F, decorated)
 
 
 def _report(results: list[dict[str, Any]], fmt: str) -> None:
@@ -120,13 +200,15 @@ def _finish(results: list[dict[str, Any]], fmt: str) -> None:
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=_FILE)
 @reload_option
+@limit_options
 @format_option
 @pass_app
-def stage(app: AppContext, files: tuple[Path, ...], reload: bool, fmt: str) -> None:
+def stage(app: AppContext, files: tuple[Path, ...], reload: bool, limits: Limits, fmt: str) -> None:
     """Stage VCF files (.vcf, .vcf.gz, bgzip): encrypted raw lines into vcf.staged_blocks.
 
     Prints each session id; ingest it with 'vcfctl ingest SESSION_ID'.
-    A file that is not loadable is rejected whole: nothing of it is staged.
+    A file that is not loadable, or beyond a --max-* limit, is rejected
+    whole (exit 3): nothing of it is staged.
     """
     conn = app.connect()
     provider = app.provider()
@@ -134,7 +216,7 @@ def stage(app: AppContext, files: tuple[Path, ...], reload: bool, fmt: str) -> N
     for path in files:
         try:
             with byte_progress(f"staging {path.name}") as progress:
-                staged = stage_file(conn, provider, path, progress, reload=reload)
+                staged = stage_file(conn, provider, path, progress, reload=reload, limits=limits)
         except AlreadyLoaded as exc:
             results.append(_already(str(path), exc))
             continue
@@ -188,6 +270,7 @@ def ingest(
 @click.argument("files", nargs=-1, required=True, type=_FILE)
 @engine_options
 @reload_option
+@limit_options
 @format_option
 @pass_app
 def load(
@@ -196,6 +279,7 @@ def load(
     engine: str,
     strict: bool,
     reload: bool,
+    limits: Limits,
     fmt: str,
 ) -> None:
     """Load VCF files: stage, then ingest inside the database, one file at a time.
@@ -206,7 +290,8 @@ def load(
     of the same content running at the same moment, is reported as
     already_loaded (session_id: the session that holds it) and not written
     again (unless --reload); a staged copy that lost the race is purged.
-    Exit status is non-zero if any file failed.
+    Exit status is non-zero if any file failed (3 for a file that is not
+    loadable or is beyond a --max-* limit; docs/architecture.md, "Limits").
     """
     conn = app.connect()
     provider = app.provider()
@@ -215,7 +300,7 @@ def load(
         session_id: uuid.UUID | None = None
         try:
             with byte_progress(f"staging {path.name}") as progress:
-                staged = stage_file(conn, provider, path, progress, reload=reload)
+                staged = stage_file(conn, provider, path, progress, reload=reload, limits=limits)
             session_id = staged.session_id
             done = ingest_session(
                 conn, provider, session_id, label=str(path), engine=engine, strict=strict
