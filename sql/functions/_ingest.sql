@@ -133,6 +133,7 @@ BEGIN
                       HINT = 'Nothing of the session was written; purge it and stage the file again.';
         END IF;
         v_text := convert_from(v_plain, 'UTF8');
+        v_plain := NULL;  -- a block can be a whole long line: hold it once, not twice
         IF NOT v_header_done THEN
             v_cut := regexp_instr(v_text, '^[^#]', 1, 1, 0, 'n');
             IF v_cut = 0 THEN
@@ -162,7 +163,7 @@ BEGIN
                               HINT = 'Loaded without strict, this would be a warning.';
                 END IF;
             END IF;
-            v_lines_done := v_lines_done + length(v_text) - length(replace(v_text, E'\n', ''));
+            v_lines_done := v_lines_done + regexp_count(v_text, E'\n');
             v_records := v_records + v_part.o_records;
             v_variants := v_variants + v_part.o_variants;
             v_calls := v_calls + v_part.o_calls;
