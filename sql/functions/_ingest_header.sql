@@ -3,6 +3,12 @@ CREATE FUNCTION @extschema@._ingest_header(
     OUT o_columns integer, OUT o_sample_ids bigint[], OUT o_header_lines bigint,
     OUT o_fields jsonb)
 LANGUAGE plpgsql VOLATILE
+-- Every sample column is looked up by its blind index, once per sample, with
+-- plans cached from the first lookups: planned while vcf.samples was small
+-- (or its statistics were), a sequential scan would be kept for all of them,
+-- and a header of 100,000 new samples would read the table 100,000 times as it
+-- grows (quadratic). The lookups are index lookups whatever the statistics say.
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_all     text[] := string_to_array(rtrim(p_header, E'\n'), E'\n');

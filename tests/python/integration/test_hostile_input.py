@@ -13,6 +13,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 import uuid
 import zlib
 from pathlib import Path
@@ -286,3 +287,71 @@ def test_100k_samples_load(
     assert result.returncode == 0, result.stderr
     entry = json.loads(result.stdout)[0]
     assert (entry["samples"], entry["records"], entry["calls"]) == (n, 2, 2 * n)
+
+
+def test_sample_lookups_use_the_index_whatever_the_statistics(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Statistics taken while vcf.samples was small must not make every lookup a table scan.
+
+    Each sample column is looked up by blind index with a cached plan; planned
+    for a small table, a sequential scan would be kept for all of them and the
+    header would be quadratic in its sample count (20,000 new samples took
+    27 s instead of 2 s). Counted, not timed: the scans of vcf.samples.
+    """
+    from vcf_pg_loader.embedded import EmbeddedCluster
+
+    home = tmp_path_factory.mktemp("stale-samples")
+    cluster = EmbeddedCluster(home)
+    cluster.ensure_ready()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VCF_PG_LOADER_")}
+    env["VCF_PG_LOADER_HOME"] = str(home)
+
+    def load(path: Path) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "vcf_pg_loader", "load", "--engine", "plpgsql", str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+
+    def scans(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+        """(sequential scans, index scans) of vcf.samples so far."""
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_user_tables"
+            " WHERE relid = 'vcf.samples'::regclass"
+        ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    try:
+        n_small, n = 60, 20_000
+        small = write_vcf(
+            home / "small.vcf",
+            [f"SMALL-{i}" for i in range(n_small)],
+            ["chr1\t1\t.\tA\tG\t.\t.\t.\tGT\t" + "\t".join(["0/1"] * n_small)],
+        )
+        load(small)
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            conn.execute("ANALYZE vcf.samples")
+            before = scans(conn)
+            wide = write_vcf(
+                home / "wide.vcf",
+                [f"WIDE-{i}" for i in range(n)],
+                ["chr1\t2\t.\tA\tG\t.\t.\t.\tGT\t" + "\t".join(["0/1"] * n)],
+            )
+            load(wide)
+            after = before
+            for _ in range(100):  # a backend's counters reach the view when it exits
+                after = scans(conn)
+                if after[1] >= before[1] + n:
+                    break
+                time.sleep(0.1)
+        assert after[1] >= before[1] + n, "the lookups did not reach the statistics"
+        seq = after[0] - before[0]
+        assert seq < 100, f"{seq} sequential scans of vcf.samples for {n} samples"
+    finally:
+        cluster.destroy()
