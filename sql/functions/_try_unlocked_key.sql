@@ -29,7 +29,7 @@ BEGIN
            OR NOT EXISTS (SELECT 1 FROM @extschema@.audit_seal_queue q
                             JOIN @extschema@.audit_log a ON a.audit_id = q.audit_id
                            WHERE a.action = 'unlock' AND a.target = p_key_id::text AND a.succeeded
-                             AND a.xact_id = pg_catalog.pg_current_xact_id()
+                             AND a.xact_id = pg_catalog.pg_current_xact_id_if_assigned()
                              AND a.backend_pid = pg_catalog.pg_backend_pid()) THEN
             RETURN NULL;
         END IF;
