@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.sql
 
 from . import EXTENSION_VERSION
 from .errors import DatabaseError, VcfPgError
@@ -234,3 +235,103 @@ def choose_via(conn: psycopg.Connection[Any]) -> str:
     if tle and (not has_files or _registered(conn)):
         return "pg_tle"
     return "files"
+
+
+_STEP = re.compile(rf"^{EXTENSION}--(.+?)--(.+)\.sql$")
+
+
+def upgrade_steps(current: str, target: str, scripts_dir: Path) -> list[tuple[str, str, Path]]:
+    """The shortest chain of hand-written upgrade scripts from current to target."""
+    edges: dict[str, list[tuple[str, Path]]] = {}
+    for path in sorted(scripts_dir.glob(f"{EXTENSION}--*--*.sql")):
+        match = _STEP.match(path.name)
+        if match:
+            edges.setdefault(match[1], []).append((match[2], path))
+    paths: dict[str, list[tuple[str, str, Path]]] = {current: []}
+    queue = [current]
+    while queue:
+        version = queue.pop(0)
+        if version == target:
+            return paths[version]
+        for nxt, path in edges.get(version, []):
+            if nxt not in paths:
+                paths[nxt] = [*paths[version], (version, nxt, path)]
+                queue.append(nxt)
+    raise VcfPgError(
+        f"no upgrade script path from {EXTENSION} {current} to {target} in {scripts_dir}",
+        hint="Upgrade scripts are extension/vcf_pg_loader--FROM--TO.sql; pass --scripts-dir.",
+    )
+
+
+def upgrade(
+    conn: psycopg.Connection[Any],
+    *,
+    target: str = EXTENSION_VERSION,
+    scripts_dir: Path = EXTENSION_DIR,
+    full_script: str | None = None,
+) -> tuple[str, str, str]:
+    """ALTER EXTENSION ... UPDATE TO target; through pg_tle, first register the scripts.
+
+    With pg_tle (the extension is registered there): each upgrade script as an
+    update path, the full target script as a new version (fresh installs get
+    it), the target as default version. Returns (via, from, to); from == to
+    when there was nothing to do.
+    """
+    current = installed_version(conn)
+    if current is None:
+        raise DatabaseError(
+            f"extension {EXTENSION} is not installed in this database",
+            hint="vcfctl db install",
+        )
+    tle = bool(
+        _one(conn, "SELECT count(*) > 0 FROM pg_catalog.pg_extension WHERE extname = 'pg_tle'")
+    ) and _registered(conn)
+    via = "pg_tle" if tle else "files"
+    if current == target:
+        return via, current, target
+    steps = upgrade_steps(current, target, scripts_dir) if tle else []
+    try:
+        with conn.transaction():
+            if tle:
+                _check_pg_tle(conn)
+                known = {
+                    (r[0], r[1])
+                    for r in conn.execute(
+                        "SELECT source, target FROM pgtle.extension_update_paths(%s)"
+                        " WHERE path = source || '--' || target",
+                        (EXTENSION,),
+                    )
+                }
+                for old, new, path in steps:
+                    if (old, new) not in known:
+                        conn.execute(
+                            "SELECT pgtle.install_update_path(%s, %s, %s, %s)",
+                            (EXTENSION, old, new, load_script(path)),
+                        )
+                versions = {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT version FROM pgtle.available_extension_versions() WHERE name = %s",
+                        (EXTENSION,),
+                    )
+                }
+                if target not in versions:
+                    if full_script is None:
+                        raise VcfPgError(f"no install script given for version {target}")
+                    conn.execute(
+                        "SELECT pgtle.install_extension_version_sql(%s, %s, %s)",
+                        (EXTENSION, target, full_script),
+                    )
+                conn.execute("SELECT pgtle.set_default_version(%s, %s)", (EXTENSION, target))
+            conn.execute(
+                psycopg.sql.SQL("ALTER EXTENSION {} UPDATE TO {}").format(
+                    psycopg.sql.Identifier(EXTENSION), psycopg.sql.Literal(target)
+                )
+            )
+    except psycopg.Error as exc:
+        raise DatabaseError(
+            f"cannot upgrade {EXTENSION} from {current} to {target} via {via}:"
+            f" {exc.diag.message_primary or exc}",
+            hint=exc.diag.message_hint,
+        ) from None
+    return via, current, target

@@ -124,3 +124,44 @@ def install(app: AppContext, via: str, script: Path | None) -> None:
         click.echo(f"installed: {tle.EXTENSION} {result.version} (via {result.via})")
     else:
         click.echo(f"already installed: {tle.EXTENSION} {result.version}")
+
+
+@db_group.command()
+@click.option(
+    "--scripts-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Where the upgrade scripts vcf_pg_loader--FROM--TO.sql are (default: this"
+    " checkout's extension/).",
+)
+@pass_app
+def upgrade(app: AppContext, scripts_dir: Path | None) -> None:
+    """Upgrade the extension in the configured database to this vcfctl's version.
+
+    Installed through pg_tle: the upgrade scripts and the new version's install script
+    are registered first (pgtle.install_update_path), then ALTER EXTENSION ... UPDATE.
+    """
+    settings = app.settings
+    if settings.embedded:
+        raise VcfPgError(
+            "'vcfctl db upgrade' upgrades a configured database (--db or VCF_PG_LOADER_DB_URL)",
+            hint="For the embedded cluster: make setup, then vcfctl db start.",
+        )
+    try:
+        conn = psycopg.connect(**connection_params(settings, app.provider()), autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise _connect_error(exc) from None
+    with conn:
+        current = tle.installed_version(conn)
+        full = (
+            tle.load_script(tle.script_path(EXTENSION_VERSION))
+            if current not in (None, EXTENSION_VERSION)
+            else None
+        )
+        via, old, new = tle.upgrade(
+            conn, scripts_dir=scripts_dir or tle.EXTENSION_DIR, full_script=full
+        )
+    if old == new:
+        click.echo(f"already at: {tle.EXTENSION} {new}")
+    else:
+        click.echo(f"upgraded: {tle.EXTENSION} {old} -> {new} (via {via})")

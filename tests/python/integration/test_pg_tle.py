@@ -36,6 +36,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from conftest import DATA
+from vcf_pg_loader import tle
 from vcf_pg_loader.embedded import DATABASE, SUPERUSER, EmbeddedCluster, pg_bindir
 
 ADMIN = "rds_admin"
@@ -272,6 +273,43 @@ def test_load_and_verify_on_the_rds_install(rds: Rds, vcfctl: Any) -> None:
     assert verified.returncode == 0, verified.stderr + verified.stdout
 
 
+def test_a_loader_that_is_not_the_owner(rds: Rds, vcfctl: Any, tmp_path: Path) -> None:
+    """A login made and granted vcf_loader by rds_admin (CREATEROLE) loads; its audit rows
+    and a refusal of its own go through the owner's password loopback."""
+    with rds.admin() as c:
+        c.execute(f"CREATE ROLE rds_loader LOGIN PASSWORD '{PASSWORD}'")
+    granted = vcfctl("roles", "grant", "vcf_loader", "rds_loader", env=rds.env())
+    assert granted.returncode == 0, granted.stderr
+    env = {**rds.env(), "VCF_PG_LOADER_DB_URL": make_conninfo(rds.url(), user="rds_loader")}
+    since = _head(rds)
+    out = vcfctl(
+        "load",
+        "--engine",
+        "plpgsql",
+        "--reload",
+        "--format",
+        "json",
+        str(DATA / "example.vcf"),
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)[0]["variants"] == 9
+    rows = _audit_rows(rds, since)
+    assert {r[3] for r in rows if r[0] == "ingest"} == {"rds_loader"}, rows
+    key_id = str(uuid.uuid4())
+    info = make_conninfo(rds.url(), user="rds_loader")
+    since = _head(rds)
+    with (
+        psycopg.connect(info, password=PASSWORD, autocommit=True) as c,
+        pytest.raises(psycopg.Error) as refused,
+    ):
+        c.execute("SELECT vcf.unlock(%s::uuid, %s::bytea)", (key_id, b"\x00" * 32))
+    assert refused.value.diag.sqlstate == "VP002"
+    assert _audit_rows(rds, since) == [("unlock", key_id, False, "rds_loader")]
+    verified = vcfctl("audit", "verify", env=rds.env())
+    assert verified.returncode == 0, verified.stderr + verified.stdout
+
+
 def test_refused_without_pg_tle(rds: Rds, vcfctl: Any) -> None:
     with rds.superuser("postgres") as c:
         c.execute(f"CREATE DATABASE no_tle OWNER {ADMIN}")
@@ -284,3 +322,46 @@ def test_refused_without_pg_tle(rds: Rds, vcfctl: Any) -> None:
         assert c.execute(
             "SELECT count(*) FROM pg_extension WHERE extname = 'vcf_pg_loader'"
         ).fetchone() == (0,)
+
+
+def test_upgrade_through_pg_tle(rds: Rds, vcfctl: Any, tmp_path: Path) -> None:
+    """An install at an older version, upgraded by vcfctl db upgrade with an upgrade script.
+
+    The repository has one version so far: the older one is the same script
+    registered as 0.0.9, and the upgrade script changes one comment.
+    """
+    with rds.superuser("postgres") as c:
+        c.execute(f"CREATE DATABASE upgrade_db OWNER {ADMIN}")
+    with rds.superuser("upgrade_db") as c:
+        c.execute("CREATE EXTENSION pg_tle")
+        c.execute("CREATE EXTENSION dblink")
+    url = make_conninfo(rds.url(), dbname="upgrade_db")
+    script = tle.load_script(tle.script_path())
+    with psycopg.connect(url, password=PASSWORD, autocommit=True) as c:
+        assert tle.install(c, "pg_tle", script=script, version="0.0.9").created
+    (tmp_path / "vcf_pg_loader--0.0.9--0.1.0.sql").write_text(
+        '\\echo Use "ALTER EXTENSION vcf_pg_loader UPDATE" to load this file. \\quit\n'
+        "COMMENT ON SCHEMA @extschema@ IS 'vcf_pg_loader 0.1.0';\n"
+    )
+    env = {**rds.env(), "VCF_PG_LOADER_DB_URL": url}
+    stale = vcfctl("keys", "list", env=env)
+    assert stale.returncode == 4 and "ALTER EXTENSION" in stale.stderr, stale.stderr
+    out = vcfctl("db", "upgrade", "--scripts-dir", str(tmp_path), env=env)
+    assert out.returncode == 0, out.stderr
+    assert "upgraded: vcf_pg_loader 0.0.9 -> 0.1.0 (via pg_tle)" in out.stdout
+    with psycopg.connect(url, password=PASSWORD, autocommit=True) as c:
+        assert c.execute(
+            "SELECT extversion FROM pg_extension WHERE extname = 'vcf_pg_loader'"
+        ).fetchone() == ("0.1.0",)
+        assert c.execute("SELECT obj_description('vcf'::regnamespace)").fetchone() == (
+            "vcf_pg_loader 0.1.0",
+        )
+        default = c.execute(
+            "SELECT default_version FROM pgtle.available_extensions() WHERE name = 'vcf_pg_loader'"
+        ).fetchone()
+        assert default == ("0.1.0",)
+    again = vcfctl("db", "upgrade", "--scripts-dir", str(tmp_path), env=env)
+    assert again.returncode == 0 and "already at: vcf_pg_loader 0.1.0" in again.stdout
+    missing = make_conninfo(rds.url(), dbname="postgres")
+    nothing = vcfctl("db", "upgrade", env={**rds.env(), "VCF_PG_LOADER_DB_URL": missing})
+    assert nothing.returncode == 4 and "vcfctl db install" in nothing.stderr
