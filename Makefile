@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help setup os-packages extension demo test lint bench bench-rotation bench-samples clean
+.PHONY: help setup os-packages extension pg-tle demo test lint bench bench-rotation bench-samples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
-setup: os-packages $(STAMP) extension ## Install OS packages, the venv and the extensions (idempotent)
+setup: os-packages $(STAMP) extension pg-tle ## Install OS packages, the venv and the extensions (idempotent)
 
 os-packages: ## apt-get install what is missing (PostgreSQL 15, plpython3u, pgTAP, bcftools, ...)
 	@scripts/setup-os.sh
@@ -25,6 +25,24 @@ $(STAMP): pyproject.toml
 extension: ## Build and install both extensions into the server's extension directory
 	$(MAKE) -s -C extension
 	$(SUDO) $(MAKE) -s -C extension install
+
+# pg_tle (the RDS install path: vcfctl db install --via pg_tle) is not packaged
+# for Debian: built from the vendored tarball when it is there, in a temporary
+# directory outside the repository, into $(PG_CONFIG)'s directories. A relocated
+# copy of the server binaries may lack the headers: then Debian's are used.
+PG_CONFIG ?= pg_config
+PG_TLE_TARBALL ?= ../shared/vendor/pg_tle-1.5.2.tar.gz
+pg-tle: ## Build and install pg_tle from the vendored tarball, if present
+	@if [ ! -f "$(PG_TLE_TARBALL)" ]; then echo "pg-tle: $(PG_TLE_TARBALL) absent, skipped"; exit 0; fi; \
+	inc="$$($(PG_CONFIG) --includedir-server)"; \
+	[ -f "$$inc/postgres.h" ] || inc=/usr/include/postgresql/$$($(PG_CONFIG) --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')/server; \
+	if [ -f "$$($(PG_CONFIG) --pkglibdir)/pg_tle.so" ] && [ -f "$$($(PG_CONFIG) --sharedir)/extension/pg_tle.control" ]; then \
+		echo "pg-tle: already installed"; exit 0; fi; \
+	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	tar -xzf "$(PG_TLE_TARBALL)" -C "$$tmp" --strip-components=1 && \
+	$(MAKE) -s -C "$$tmp" PG_CONFIG="$(PG_CONFIG)" includedir_server="$$inc" >"$$tmp/build.log" 2>&1 || { tail -20 "$$tmp/build.log"; exit 1; }; \
+	$(SUDO) $(MAKE) -s -C "$$tmp" PG_CONFIG="$(PG_CONFIG)" includedir_server="$$inc" install && \
+	echo "pg-tle: installed into $$($(PG_CONFIG) --pkglibdir)"
 
 demo: setup ## Load the bundled example VCF into the embedded cluster and show it
 	$(BIN)/vcfctl load tests/data/example.vcf

@@ -7,6 +7,8 @@ packages=(
   postgresql-15 postgresql-client-15
   postgresql-plpython3-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   bcftools python3-boto3 python3-cryptography python3-venv make gcc
+  # to build pg_tle (the RDS install path) from ../shared/vendor: make pg-tle
+  postgresql-server-dev-15 flex bison libkrb5-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -16,6 +16,9 @@ BEGIN
     -- clauses cannot COMMIT (vcf.rotate_phi_key), and they reach keys only
     -- through pinned functions. Run at the end of each install and upgrade
     -- script, after its grants. Returns how many functions it pinned.
+    -- A setting only superusers may set (plpgsql.variable_conflict) is
+    -- skipped when the installing role may not set it (pg_tle on AWS RDS):
+    -- no caller without that privilege can change it either.
     FOR v_fn IN
         SELECT p.oid::regprocedure
           FROM pg_catalog.pg_depend d
@@ -31,7 +34,14 @@ BEGIN
                       AND r.rolname = ANY (@extschema@._project_roles())))
          ORDER BY p.oid
     LOOP
-        FOR v_setting IN SELECT * FROM @extschema@._pinned_settings() LOOP
+        FOR v_setting IN
+            SELECT s.* FROM @extschema@._pinned_settings() s
+             WHERE NOT EXISTS (
+                     SELECT 1 FROM pg_catalog.pg_settings g
+                      WHERE g.name = s.name AND g.context = 'superuser')
+                OR pg_catalog.has_parameter_privilege(s.name, 'SET')
+                OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+        LOOP
             EXECUTE format('ALTER FUNCTION %s SET %s = %L', v_fn, v_setting.name, v_setting.value);
         END LOOP;
         v_count := v_count + 1;

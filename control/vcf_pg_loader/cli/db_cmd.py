@@ -1,11 +1,15 @@
-"""vcfctl db: the embedded PostgreSQL cluster."""
+"""vcfctl db: the embedded PostgreSQL cluster; installing the extension in a configured one."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
+import psycopg
 
+from .. import EXTENSION_VERSION, tle
+from ..db import _connect_error, connection_params
 from ..embedded import EmbeddedCluster
 from ..errors import VcfPgError
 from .common import AppContext, emit_json, emit_table, format_option, pass_app
@@ -70,3 +74,94 @@ def shell(app: AppContext) -> None:
     """Open psql on the embedded database."""
     conninfo = _cluster(app).ensure_ready()
     os.execvp("psql", ["psql", conninfo])  # noqa: S606 - replaces this process with psql
+
+
+@db_group.command()
+@click.option(
+    "--via",
+    type=click.Choice(["auto", "pg_tle", "files"]),
+    default="auto",
+    show_default=True,
+    help="pg_tle: send the install script through pgtle.install_extension (AWS RDS, no"
+    " files on the server); files: the server has the extension files (make setup);"
+    " auto: files when the server has them, else pg_tle.",
+)
+@click.option(
+    "--script",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The install script for pg_tle (default: extension/vcf_pg_loader--VERSION.sql of"
+    " this checkout, built by make -C extension).",
+)
+@pass_app
+def install(app: AppContext, via: str, script: Path | None) -> None:
+    """Install the extension in the configured database (--db), as a role that need not be
+    a superuser: with pg_tle, a member of pgtle_admin with CREATEROLE (RDS's rds_superuser).
+
+    pgcrypto is created if missing; dblink is not trusted, so a superuser (on RDS the
+    master user) creates it first. Afterwards: vcfctl keys init.
+    """
+    settings = app.settings
+    if settings.embedded:
+        raise VcfPgError(
+            "'vcfctl db install' installs into a configured database (--db or"
+            " VCF_PG_LOADER_DB_URL); the embedded cluster installs itself",
+            hint="vcfctl db start",
+        )
+    try:
+        conn = psycopg.connect(**connection_params(settings, app.provider()), autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise _connect_error(exc) from None
+    with conn:
+        chosen = tle.choose_via(conn) if via == "auto" else via
+        text = (
+            tle.load_script(tle.script_path(EXTENSION_VERSION, script))
+            if chosen == "pg_tle" and tle.installed_version(conn) is None
+            else None
+        )
+        result = tle.install(conn, chosen, script=text)
+    if result.created:
+        click.echo(f"installed: {tle.EXTENSION} {result.version} (via {result.via})")
+    else:
+        click.echo(f"already installed: {tle.EXTENSION} {result.version}")
+
+
+@db_group.command()
+@click.option(
+    "--scripts-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Where the upgrade scripts vcf_pg_loader--FROM--TO.sql are (default: this"
+    " checkout's extension/).",
+)
+@pass_app
+def upgrade(app: AppContext, scripts_dir: Path | None) -> None:
+    """Upgrade the extension in the configured database to this vcfctl's version.
+
+    Installed through pg_tle: the upgrade scripts and the new version's install script
+    are registered first (pgtle.install_update_path), then ALTER EXTENSION ... UPDATE.
+    """
+    settings = app.settings
+    if settings.embedded:
+        raise VcfPgError(
+            "'vcfctl db upgrade' upgrades a configured database (--db or VCF_PG_LOADER_DB_URL)",
+            hint="For the embedded cluster: make setup, then vcfctl db start.",
+        )
+    try:
+        conn = psycopg.connect(**connection_params(settings, app.provider()), autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise _connect_error(exc) from None
+    with conn:
+        current = tle.installed_version(conn)
+        full = (
+            tle.load_script(tle.script_path(EXTENSION_VERSION))
+            if current not in (None, EXTENSION_VERSION)
+            else None
+        )
+        via, old, new = tle.upgrade(
+            conn, scripts_dir=scripts_dir or tle.EXTENSION_DIR, full_script=full
+        )
+    if old == new:
+        click.echo(f"already at: {tle.EXTENSION} {new}")
+    else:
+        click.echo(f"upgraded: {tle.EXTENSION} {old} -> {new} (via {via})")
