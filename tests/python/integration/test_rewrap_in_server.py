@@ -25,13 +25,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from test_rewrap import _REWRAP, _REWRAP_PROVEN, _phi_row, _vp063
 from test_server_unlock import Server, server_with_moto_kms
 
 from helpers import key_forms, phi_key
 from vcf_pg_loader.keys.symmetric import kek_fingerprint, wrap
-
-_REWRAP = "SELECT vcf.rewrap_key(%s, %s, %s, %s, %s)"
-_REWRAP_PROVEN = "SELECT vcf.rewrap_key(%s, %s, %s, %s, %s, %b)"
 
 
 @dataclass
@@ -51,24 +49,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         master = server.private_file("master.key", (server.home / "master.key").read_bytes())
         server.configure(server_key_provider="local", server_master_key_file=str(master))
         yield World(server, client, endpoint)
-
-
-def _phi_row(c: psycopg.Connection[Any]) -> tuple[Any, ...]:
-    row = c.execute(
-        "SELECT key_id, provider, kek_id, wrapped_key, encryption_context, key_check"
-        " FROM vcf.data_keys WHERE purpose = 'phi' AND state = 'active'"
-    ).fetchone()
-    assert row is not None
-    return tuple(row)
-
-
-def _vp063(c: psycopg.Connection[Any], sql: str, args: tuple[Any, ...]) -> str:
-    with pytest.raises(psycopg.Error) as err, c.cursor(binary=True) as cur:
-        cur.execute(sql, args)
-    assert err.value.diag.sqlstate == "VP063", err.value.diag.message_primary
-    primary = str(err.value.diag.message_primary)
-    assert not primary.startswith("plpy")
-    return primary
 
 
 def _refusals(c: psycopg.Connection[Any], key_id: uuid.UUID) -> list[dict[str, Any]]:
