@@ -302,21 +302,28 @@ def test_key_policy_keeps_phi_decrypt_for_the_server_and_readers(
 
 # --- stand-in for `terraform fmt -check` ------------------------------------------------
 
-_ATTR = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w-]*|\"[^\"]*\")(?P<pad> +)= (?P<value>.*)$")
+_ATTR = re.compile(
+    r"^(?P<indent> *)(?P<key>[A-Za-z_][\w-]*|\"[^\"]*\")(?P<pad> +)=(?P<post> *)(?P<value>.*)$"
+)
 
 
-def _opens_multiline(value: str) -> bool:
-    """An attribute whose value continues on the next lines (an open bracket or brace)."""
-    depth = 0
+def _bracket_delta(text: str) -> int:
+    """Net opening brackets outside string literals (`${` and its `}` balance out)."""
+    delta = 0
     in_string = False
-    for ch in value:
-        if ch == '"':
+    escaped = False
+    for ch in text:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = in_string
+        elif ch == '"':
             in_string = not in_string
         elif not in_string and ch in "([{":
-            depth += 1
+            delta += 1
         elif not in_string and ch in ")]}":
-            depth -= 1
-    return depth > 0
+            delta -= 1
+    return delta
 
 
 def _fmt_problems(path: Path) -> Iterator[str]:
@@ -324,15 +331,17 @@ def _fmt_problems(path: Path) -> Iterator[str]:
 
     Not terraform fmt itself (no terraform binary here): no tabs, no trailing whitespace, a
     final newline and no blank line at the end, two-space indentation following the
-    brackets, one space around `=` for an attribute whose value spans lines, and the `=`
-    of consecutive single-line attributes at one column, one space after the longest name.
+    brackets as hclwrite counts them, one space after `=`, one space before it when the
+    value spans lines (hclwrite leaves such a line out of the alignment, which ends there),
+    and the `=` of consecutive single-line attributes at one column, one space after the
+    longest name (a blank line, a comment, a block or a multi-line value ends the run).
     """
     text = path.read_text(encoding="utf-8")
     if not text.endswith("\n") or text.endswith("\n\n"):
         yield f"{path.name}: must end with exactly one newline"
     lines = text.split("\n")[:-1]
-    # As hclwrite indents: one level per line that opens brackets (`jsonencode({` is one),
-    # closed by the line that closes them.
+    # As hclwrite's formatIndent: one level per line with a net increase of brackets
+    # (`jsonencode({` is one level), closed by the line(s) that close them.
     opened: list[int] = []
     run: list[tuple[int, re.Match[str]]] = []
 
@@ -356,16 +365,20 @@ def _fmt_problems(path: Path) -> Iterator[str]:
             want_indent = 2 * len(opened)
             opened.append(net)
         else:
-            while net < 0:
-                if not opened:
-                    yield f"{path.name}:{n}: unbalanced brackets"
-                    return
-                net += opened.pop()
+            closed = -net
+            while closed > 0 and opened:
+                if closed >= opened[-1]:
+                    closed -= opened.pop()
+                else:
+                    opened[-1] -= closed
+                    closed = 0
             want_indent = 2 * len(opened)
         if stripped and len(line) - len(line.lstrip(" ")) != want_indent:
             yield f"{path.name}:{n}: indent {len(line) - len(line.lstrip(' '))}, want {want_indent}"
         m = _ATTR.match(line)
-        if m and not stripped.startswith("#") and not _opens_multiline(m.group("value")):
+        if m and m.group("post") != " ":
+            yield f"{path.name}:{n}: one space after '='"
+        if m and not stripped.startswith("#") and _bracket_delta(m.group("value")) <= 0:
             run.append((n, m))
         else:
             yield from close_run()
@@ -374,19 +387,6 @@ def _fmt_problems(path: Path) -> Iterator[str]:
     yield from close_run()
     if opened:
         yield f"{path.name}: unbalanced brackets at the end"
-
-
-def _bracket_delta(line: str) -> int:
-    delta = 0
-    in_string = False
-    for ch in line:
-        if ch == '"':
-            in_string = not in_string
-        elif not in_string and ch in "([{":
-            delta += 1
-        elif not in_string and ch in ")]}":
-            delta -= 1
-    return delta
 
 
 @pytest.mark.parametrize("path", TF_FILES, ids=lambda p: p.name)
@@ -406,6 +406,7 @@ def test_fmt_stand_in_catches_misalignment(tmp_path: Path) -> None:
         "  tags  = {\n"
         '    k = "v"\t\n'
         "  }\n"
+        "  other =  2\n"
         "}\n",
         encoding="utf-8",
     )
@@ -415,6 +416,7 @@ def test_fmt_stand_in_catches_misalignment(tmp_path: Path) -> None:
     assert "bad.tf:5: one space before '='" in problems
     assert "bad.tf:6: tab" in problems
     assert "bad.tf:6: trailing whitespace" in problems
+    assert "bad.tf:8: one space after '='" in problems
     good = tmp_path / "good.tf"
     good.write_text(
         'resource "x" "y" {\n'
