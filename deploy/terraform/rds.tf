@@ -36,6 +36,13 @@ resource "aws_security_group" "db" {
     protocol    = "tcp"
     self        = true
   }
+
+  lifecycle {
+    precondition {
+      condition     = length(var.allowed_cidr_blocks) + length(var.allowed_security_group_ids) > 0
+      error_message = "Set allowed_cidr_blocks or allowed_security_group_ids: no client could reach the database."
+    }
+  }
 }
 
 resource "aws_db_parameter_group" "this" {

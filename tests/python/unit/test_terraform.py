@@ -209,6 +209,10 @@ def test_no_ingress_from_the_internet(tf: dict[str, list[dict[str, Any]]]) -> No
                 assert value == "${var.allowed_cidr_blocks}", f"{attr} = {value}"
             else:
                 assert not INTERNET & set(value)
+    (lifecycle,) = sg["lifecycle"]
+    (precondition,) = lifecycle["precondition"]
+    assert "var.allowed_cidr_blocks" in precondition["condition"]
+    assert "var.allowed_security_group_ids" in precondition["condition"]
     for kind in ("aws_vpc_security_group_ingress_rule", "aws_security_group_rule"):
         assert not _labelled(tf, "resource", kind), f"rules must be inline: {kind}"
 
