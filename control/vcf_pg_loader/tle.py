@@ -222,6 +222,42 @@ def install(
     return InstallResult(via, version, created=True)
 
 
+def owner_warnings(conn: psycopg.Connection[Any]) -> list[str]:
+    """What an extension owner that is not a superuser (RDS's master user) still needs.
+
+    Both limits fail closed, so a missing one shows only as refusals: without
+    pg_read_all_stats the owner cannot see another login's TLS status (VP009
+    for every key or name over TCP); without the password loopback a refusal
+    cannot write its autonomous audit row (VP070).
+    """
+    row = conn.execute(
+        "SELECT r.rolname, r.rolsuper,"
+        " pg_catalog.pg_has_role(r.oid, 'pg_read_all_stats', 'USAGE'),"
+        " EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server s"
+        "          JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw"
+        "         WHERE s.srvname = 'vcf_audit_loopback' AND w.fdwname = 'dblink_fdw')"
+        " FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_roles r ON r.oid = e.extowner"
+        " WHERE e.extname = %s",
+        (EXTENSION,),
+    ).fetchone()
+    if row is None or row[1]:
+        return []
+    owner, _, sees_stats, loopback = row
+    found = []
+    if not sees_stats:
+        found.append(
+            f"the extension owner {owner} cannot see other logins' TLS status: their keys and"
+            f" sample names over TCP will be refused (VP009); GRANT pg_read_all_stats TO"
+            f" {owner} as a superuser (on RDS the master user has it)"
+        )
+    if not loopback:
+        found.append(
+            "no foreign server vcf_audit_loopback: refusals cannot write their audit rows"
+            " (VP070) until it exists; see docs/deploy-aws.md, step 4"
+        )
+    return found
+
+
 def choose_via(conn: psycopg.Connection[Any]) -> str:
     """files when the server has them, else pg_tle."""
     has_files = _one(

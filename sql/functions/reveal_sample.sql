@@ -4,6 +4,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    v_tls    record;
     v_actor  name := @extschema@._audit_actor();
     v_reason text := @extschema@._reason(p_reason);
     v_target text := p_sample_id::text;
@@ -24,13 +25,13 @@ BEGIN
     -- vcf_phi_reader), VP073 (no reason), VP071 (no such sample), VP004 (key
     -- not unlocked), VP072 (the name does not decrypt), VP070, VP009 (the
     -- connection is TCP without TLS: the name would cross it in the clear).
-    IF @extschema@._cleartext_tcp() THEN
+    SELECT * INTO v_tls FROM @extschema@._transport_refusal();
+    IF v_tls.refused IS NOT NULL THEN
         PERFORM @extschema@._audit_autonomous_try('reveal', v_target, false,
-            jsonb_strip_nulls(jsonb_build_object('sqlstate', 'VP009', 'refused', 'TCP without TLS',
+            jsonb_strip_nulls(jsonb_build_object('sqlstate', 'VP009', 'refused', v_tls.refused,
                                                  'reason', v_reason)));
-        RAISE EXCEPTION 'refusing to reveal sample % over TCP without TLS', p_sample_id
-            USING ERRCODE = 'VP009',
-                  HINT = 'Connect through the Unix socket or with TLS (sslmode=verify-full).';
+        RAISE EXCEPTION 'refusing to reveal sample % %', p_sample_id, v_tls.why
+            USING ERRCODE = 'VP009', HINT = v_tls.hint;
     END IF;
     IF NOT pg_has_role(v_actor, 'vcf_phi_reader', 'USAGE') THEN
         PERFORM @extschema@._audit_autonomous_try('reveal', v_target, false,

@@ -4,6 +4,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    v_tls    record;
     v_row @extschema@.data_keys%ROWTYPE;
 BEGIN
     -- Makes a plaintext data key usable by this extension until the current
@@ -16,13 +17,12 @@ BEGIN
     -- checked), VP002 (unknown or destroyed key), VP003 (wrong key); every
     -- refusal is audited in an autonomous transaction first, so its row
     -- survives the caller's rollback.
-    IF @extschema@._cleartext_tcp() THEN
+    SELECT * INTO v_tls FROM @extschema@._transport_refusal();
+    IF v_tls.refused IS NOT NULL THEN
         PERFORM @extschema@._audit_autonomous_try('unlock', p_key_id::text, false,
-            '{"sqlstate": "VP009", "refused": "TCP without TLS"}');
-        RAISE EXCEPTION 'refusing to unlock data key % over TCP without TLS', p_key_id
-            USING ERRCODE = 'VP009',
-                  HINT = 'Connect through the Unix socket or with TLS (sslmode=verify-full; on RDS set rds.force_ssl = 1); '
-                         'a key sent in the clear should be treated as exposed: rotate it (vcfctl keys rotate).';
+            jsonb_build_object('sqlstate', 'VP009', 'refused', v_tls.refused));
+        RAISE EXCEPTION 'refusing to unlock data key % %', p_key_id, v_tls.why
+            USING ERRCODE = 'VP009', HINT = v_tls.hint;
     END IF;
     SELECT * INTO v_row FROM @extschema@.data_keys WHERE key_id = p_key_id;
     IF NOT FOUND OR v_row.state = 'destroyed' THEN

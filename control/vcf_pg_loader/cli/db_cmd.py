@@ -120,10 +120,13 @@ def install(app: AppContext, via: str, script: Path | None) -> None:
             else None
         )
         result = tle.install(conn, chosen, script=text)
+        warnings = tle.owner_warnings(conn)
     if result.created:
         click.echo(f"installed: {tle.EXTENSION} {result.version} (via {result.via})")
     else:
         click.echo(f"already installed: {tle.EXTENSION} {result.version}")
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @db_group.command()
