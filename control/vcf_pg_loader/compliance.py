@@ -479,6 +479,8 @@ def eval_logging(findings: Sequence[Finding]) -> Check:
 # -- gathering -----------------------------------------------------------------------
 
 
+# Names schema-qualified whatever the session's search_path (regclass would drop "vcf."
+# where vcf is on it, and the remediation's REVOKE would then depend on the path too).
 PUBLIC_GRANTS_SQL = """
 SELECT 'schema', quote_ident(n.nspname),
        string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
@@ -486,20 +488,20 @@ SELECT 'schema', quote_ident(n.nspname),
  WHERE n.nspname = 'vcf' AND a.grantee = 0
  GROUP BY n.nspname
 UNION ALL
-SELECT 'relation', c.oid::regclass::text,
+SELECT 'relation', format('vcf.%I', c.relname),
        string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
   FROM pg_class c,
        aclexplode(coalesce(c.relacl,
                            acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char",
                                       c.relowner))) a
  WHERE c.relnamespace = 'vcf'::regnamespace AND a.grantee = 0
- GROUP BY c.oid
+ GROUP BY c.oid, c.relname
 UNION ALL
-SELECT 'function', p.oid::regprocedure::text,
+SELECT 'function', format('vcf.%I(%s)', p.proname, pg_get_function_identity_arguments(p.oid)),
        string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
   FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
  WHERE p.pronamespace = 'vcf'::regnamespace AND a.grantee = 0
- GROUP BY p.oid
+ GROUP BY p.oid, p.proname
  ORDER BY 1, 2
 """
 

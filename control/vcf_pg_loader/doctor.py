@@ -126,12 +126,10 @@ def logging_findings(conn: psycopg.Connection[Any]) -> list[Finding]:
 
 def transport_findings(conn: psycopg.Connection[Any]) -> list[Finding]:
     """Keys travel to vcf.unlock over this connection: it must be a socket or TLS."""
-    row = conn.execute(
-        "SELECT inet_client_addr() IS NULL,"
-        " coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)"
-    ).fetchone()
+    row = conn.execute("SELECT inet_client_addr() IS NULL").fetchone()
     assert row is not None
-    local_socket, ssl = bool(row[0]), bool(row[1])
+    # TLS as libpq sees it: pg_stat_ssl hides the row from a role that SET ROLE away
+    local_socket, ssl = bool(row[0]), bool(conn.pgconn.ssl_in_use)
     if local_socket:
         return [Finding("transport", OK, "Unix socket")]
     if ssl:
