@@ -21,9 +21,7 @@ token made by botocore is what is sent as the password, over TLS.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,15 +32,15 @@ import boto3
 import psycopg
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from psycopg.conninfo import make_conninfo
 
 from conftest import DATA
 from helpers import phi_key, synthetic_records, write_vcf
+from tls_certs import ca_pem, make_ca, make_server_cert, write_server_file
 from vcf_pg_loader.config import load_settings
-from vcf_pg_loader.embedded import DATABASE, SUPERUSER, EmbeddedCluster, server_user
+from vcf_pg_loader.embedded import DATABASE, SUPERUSER, EmbeddedCluster
+
+pytestmark = pytest.mark.own_cluster
 
 PASSWORD = "tls-test-Pw-5d1e"
 
@@ -69,77 +67,10 @@ class TlsServer:
         return f"host={host} port={self.port} dbname={DATABASE} user={user}"
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _ca(cn: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(_name(cn))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
-
-
-def _server_cert(
-    ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, names: list[x509.GeneralName]
-) -> tuple[bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("vcf-pg-loader test server"))
-        .issuer_name(ca.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _server_file(path: Path, data: bytes) -> None:
-    user = server_user()
-    path.write_bytes(data)
-    os.chown(path, user.uid, user.gid)
-    path.chmod(0o600)
 
 
 @pytest.fixture(scope="module")
@@ -148,14 +79,14 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     cluster = EmbeddedCluster(tmp / "home")
     cluster.ensure_ready()
     try:
-        ca_key, ca = _ca("vcf-pg-loader test CA")
-        _, wrong = _ca("some other CA")
+        ca_key, ca = make_ca("vcf-pg-loader test CA")
+        _, wrong = make_ca("some other CA")
         ca_file, wrong_file = tmp / "ca.pem", tmp / "wrong-ca.pem"
-        ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-        wrong_file.write_bytes(wrong.public_bytes(serialization.Encoding.PEM))
-        cert, key = _server_cert(ca_key, ca, [x509.DNSName("localhost")])
-        _server_file(cluster.data_dir / "server.crt", cert)
-        _server_file(cluster.data_dir / "server.key", key)
+        ca_file.write_bytes(ca_pem(ca))
+        wrong_file.write_bytes(ca_pem(wrong))
+        cert, key = make_server_cert(ca_key, ca, [x509.DNSName("localhost")])
+        write_server_file(cluster.data_dir / "server.crt", cert)
+        write_server_file(cluster.data_dir / "server.key", key)
         port = _free_port()
         with open(cluster.data_dir / "vcf_pg_loader.conf", "a") as fh:
             fh.write(
