@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from profiles import PASSWORD
 from vcf_pg_loader.crypto import DataKey
 from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.keys.registry import load_data_key
@@ -120,3 +121,35 @@ def key_forms(key: bytes) -> list[bytes]:
         base64.b64encode(key).rstrip(b"="),
         base64.urlsafe_b64encode(key).rstrip(b"="),
     ]
+
+
+# How tests create a login: the password is the portable profile's (its passfile
+# matches any user); in the default profile the socket trusts and ignores it.
+LOGIN = f"LOGIN PASSWORD '{PASSWORD}'"
+
+
+LOOPBACK = "vcf_audit_loopback"
+
+
+def break_loopback(conn: psycopg.Connection[Any], options: str) -> None:
+    """Point the audit loopback (vcf._audit_loopback) at a server that cannot take rows.
+
+    The profile's own loopback, if it has one (portable), is renamed aside;
+    restore_loopback puts it back, or a rollback does when this ran in a
+    transaction. options: the foreign server's OPTIONS (...) list.
+    """
+    if conn.execute("SELECT 1 FROM pg_foreign_server WHERE srvname = %s", (LOOPBACK,)).fetchone():
+        conn.execute(f"ALTER SERVER {LOOPBACK} RENAME TO {LOOPBACK}_saved")
+    conn.execute(f"CREATE SERVER {LOOPBACK} FOREIGN DATA WRAPPER dblink_fdw OPTIONS ({options})")
+    conn.execute(f"CREATE USER MAPPING FOR CURRENT_USER SERVER {LOOPBACK}")
+
+
+def restore_loopback(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(f"DROP SERVER {LOOPBACK} CASCADE")
+    saved = f"{LOOPBACK}_saved"
+    if conn.execute("SELECT 1 FROM pg_foreign_server WHERE srvname = %s", (saved,)).fetchone():
+        conn.execute(f"ALTER SERVER {saved} RENAME TO {LOOPBACK}")
+
+
+def foreign_servers(conn: psycopg.Connection[Any]) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT srvname FROM pg_foreign_server ORDER BY 1")]

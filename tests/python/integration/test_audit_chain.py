@@ -15,8 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 from helpers import synthetic_records, write_vcf
 
@@ -30,7 +29,7 @@ def _load(vcfctl: Any, tmp_path: Path, tag: str | None = None) -> str:
 
 
 def test_a_load_leaves_a_verified_chain(
-    vcfctl: Any, conn: psycopg.Connection[Any], tmp_path: Path
+    vcfctl: Any, conn: psycopg.Connection[Any], tmp_path: Path, owner: str
 ) -> None:
     sid = _load(vcfctl, tmp_path)
     rows = conn.execute(
@@ -39,7 +38,7 @@ def test_a_load_leaves_a_verified_chain(
         (sid,),
     ).fetchall()
     assert [r[0] for r in rows] == ["stage_begin", "stage", "ingest"]
-    assert all(r[1] and r[2] and r[3] == 32 and r[4] == "vcf_admin" for r in rows)
+    assert all(r[1] and r[2] and r[3] == 32 and r[4] == owner for r in rows)
     keys = conn.execute(
         "SELECT a.action FROM vcf.audit_log a"
         " JOIN vcf.sessions s ON a.target = s.staging_key_id::text"
@@ -129,28 +128,30 @@ def test_anchor_to_a_file_and_verify_against_it(vcfctl: Any, tmp_path: Path) -> 
 
 
 @pytest.fixture
-def scratch_db(conninfo: str) -> Iterator[str]:
-    """A database of its own with the extension and a few audit rows; its conninfo."""
+def scratch_db(cluster: Any) -> Iterator[str]:
+    """A database of its own with the extension and a few audit rows; its owner's conninfo."""
     name = f"vcf_tamper_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(conninfo, dbname="postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    db = make_conninfo(conninfo, dbname=name)
+    db = cluster.create_database(name)
     try:
         with psycopg.connect(db, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION vcf_pg_loader CASCADE")
             for i in range(1, 7):
                 conn.execute(
                     "SELECT vcf._audit('tamper_test', %s, true, %s)", (f"row-{i}", f'{{"n": {i}}}')
                 )
         yield db
     finally:
-        with psycopg.connect(conninfo, dbname="postgres", autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        cluster.drop_database(name)
 
 
-def test_superuser_edit_of_one_row_is_named(vcfctl: Any, scratch_db: str) -> None:
+@pytest.fixture
+def scratch_su(cluster: Any, scratch_db: str) -> str:
+    """The superuser in the scratch database: what tampering takes."""
+    return str(cluster.superuser_conninfo(conninfo_to_dict(scratch_db)["dbname"]))
+
+
+def test_superuser_edit_of_one_row_is_named(vcfctl: Any, scratch_db: str, scratch_su: str) -> None:
     assert vcfctl("--db", scratch_db, "audit", "verify").returncode == 0
-    with psycopg.connect(scratch_db, autocommit=True) as conn:
+    with psycopg.connect(scratch_su, autocommit=True) as conn:
         audit_id, chain_no = conn.execute(
             "SELECT audit_id, chain_no FROM vcf.audit_log WHERE target = 'row-3'"
         ).fetchone() or (None, None)
@@ -193,13 +194,13 @@ def _rewrite_chain(conn: psycopg.Connection[Any]) -> None:
 
 
 def test_superuser_rewrite_of_the_whole_chain_needs_the_anchor(
-    vcfctl: Any, scratch_db: str, tmp_path: Path
+    vcfctl: Any, scratch_db: str, scratch_su: str, tmp_path: Path
 ) -> None:
     url = scratch_db
     anchor_file = tmp_path / "anchor.json"
     assert vcfctl("--db", url, "audit", "anchor", "-o", str(anchor_file)).returncode == 0
     anchor = json.loads(anchor_file.read_text())
-    with psycopg.connect(scratch_db, autocommit=True) as conn:
+    with psycopg.connect(scratch_su, autocommit=True) as conn:
         _rewrite_chain(conn)
     plain = vcfctl("--db", url, "audit", "verify")
     assert plain.returncode == 0, "a consistent rewrite passes the chain check alone"
@@ -213,12 +214,12 @@ def test_superuser_rewrite_of_the_whole_chain_needs_the_anchor(
 
 
 def test_removing_the_newest_rows_is_caught_by_the_anchor(
-    vcfctl: Any, scratch_db: str, tmp_path: Path
+    vcfctl: Any, scratch_db: str, scratch_su: str, tmp_path: Path
 ) -> None:
     url = scratch_db
     anchor_file = tmp_path / "anchor.json"
     assert vcfctl("--db", url, "audit", "anchor", "-o", str(anchor_file)).returncode == 0
-    with psycopg.connect(scratch_db, autocommit=True) as conn, conn.transaction():
+    with psycopg.connect(scratch_su, autocommit=True) as conn, conn.transaction():
         conn.execute("SET LOCAL session_replication_role = replica")
         conn.execute("DELETE FROM vcf.audit_log WHERE target IN ('row-5', 'row-6')")
     assert vcfctl("--db", url, "audit", "verify").returncode == 0
@@ -236,8 +237,10 @@ def test_anchor_of_another_database_is_refused(
     assert result.returncode == 1 and "the anchor is of database 'vcf'" in result.stderr
 
 
-def test_deleting_a_row_in_the_middle_is_named(vcfctl: Any, scratch_db: str) -> None:
-    with psycopg.connect(scratch_db, autocommit=True) as conn:
+def test_deleting_a_row_in_the_middle_is_named(
+    vcfctl: Any, scratch_db: str, scratch_su: str
+) -> None:
+    with psycopg.connect(scratch_su, autocommit=True) as conn:
         row = conn.execute("SELECT chain_no FROM vcf.audit_log WHERE target = 'row-4'").fetchone()
         assert row is not None
         with conn.transaction():

@@ -18,7 +18,12 @@ from helpers import synthetic_records, write_vcf
 
 
 def test_eight_parallel_loads_leave_one_unbroken_chain(
-    vcfctl: Any, conn: psycopg.Connection[Any], conninfo: str, home: Path, tmp_path: Path
+    vcfctl: Any,
+    conn: psycopg.Connection[Any],
+    conninfo: str,
+    home: Path,
+    tmp_path: Path,
+    cluster: Any,
 ) -> None:
     before = conn.execute("SELECT coalesce(max(chain_no), 0) FROM vcf.audit_log").fetchone()
     assert before is not None
@@ -32,6 +37,7 @@ def test_eight_parallel_loads_leave_one_unbroken_chain(
         )
     env = {k: v for k, v in os.environ.items() if not k.startswith("VCF_PG_LOADER_")}
     env["VCF_PG_LOADER_HOME"] = str(home)
+    env.update(cluster.client_env())
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "vcf_pg_loader", "load", "--format", "json", str(f)],

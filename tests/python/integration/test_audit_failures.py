@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from helpers import phi_key, synthetic_records, write_vcf
+from helpers import LOGIN, phi_key, synthetic_records, write_vcf
 from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.keys.registry import load_data_key, unlock
 from vcf_pg_loader.staging import StageResult, stage_file
@@ -66,6 +66,7 @@ def _ingest_and_roll_back(
 
 def test_bad_tag_survives_the_rollback(
     conninfo: str,
+    owner: str,
     conn: psycopg.Connection[Any],
     provider: LocalMasterKey,
     home: Path,
@@ -86,7 +87,7 @@ def test_bad_tag_survives_the_rollback(
     error = _ingest_and_roll_back(conninfo, staging, phi_key(conn, home), s.session_id)
     assert error.diag.sqlstate == "VP023"
     assert _failure_rows(conn, str(s.session_id)) == [
-        ("VP023", f"session {s.session_id}: block 1 failed authentication", "vcf_admin", True)
+        ("VP023", f"session {s.session_id}: block 1 failed authentication", owner, True)
     ]
     state = conn.execute(
         "SELECT state FROM vcf.sessions WHERE session_id = %s", (s.session_id,)
@@ -179,7 +180,11 @@ def _reveal_rows(conn: psycopg.Connection[Any], sample_id: int) -> list[tuple[An
 
 
 def test_refused_reveals_survive_the_rollback(
-    conninfo: str, conn: psycopg.Connection[Any], provider: LocalMasterKey, tmp_path: Path
+    conninfo: str,
+    owner: str,
+    conn: psycopg.Connection[Any],
+    provider: LocalMasterKey,
+    tmp_path: Path,
 ) -> None:
     tag = uuid.uuid4().hex[:10]
     name = f"REVEAL-REFUSED-{tag}"
@@ -194,7 +199,7 @@ def test_refused_reveals_survive_the_rollback(
     assert row is not None
     sample_id = int(row[0])
     user = f"failures_analyst_{tag}"
-    conn.execute(f'CREATE ROLE "{user}" LOGIN')
+    conn.execute(f'CREATE ROLE "{user}" {LOGIN}')
     conn.execute("SELECT vcf.grant_role('vcf_analyst', %s)", (user,))
 
     wrong_role = _reveal_and_roll_back(conninfo, user, sample_id, "curious")
@@ -203,7 +208,7 @@ def test_refused_reveals_survive_the_rollback(
     assert no_reason.diag.sqlstate == "VP073"
     assert _reveal_rows(conn, sample_id) == [
         (user, "not a member of vcf_phi_reader", "curious"),
-        ("vcf_admin", "no reason given", None),
+        (owner, "no reason given", None),
     ]
     everything = conn.execute(
         "SELECT count(*) FROM vcf.audit_log"

@@ -25,7 +25,9 @@ def run(home: Path, cluster: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     runner = CliRunner()
 
     def invoke(*args: str) -> Any:
-        return runner.invoke(cli, list(args), env={"VCF_PG_LOADER_HOME": str(home)})
+        return runner.invoke(
+            cli, list(args), env={"VCF_PG_LOADER_HOME": str(home), **cluster.client_env()}
+        )
 
     return invoke
 

@@ -20,7 +20,7 @@ import pytest
 from psycopg.rows import dict_row
 from test_corpus import CORPUS_FILES
 
-ENGINES = ["plpgsql", "plpython"]
+ENGINES = ["plpgsql", pytest.param("plpython", marks=pytest.mark.plpython)]
 
 
 def _normalisable(path: Path) -> bool:

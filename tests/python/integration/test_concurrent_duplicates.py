@@ -263,6 +263,7 @@ def test_two_vcfctl_loads_started_at_once(
     copy.write_bytes(path.read_bytes())
     env = {k: v for k, v in os.environ.items() if not k.startswith("VCF_PG_LOADER_")}
     env["VCF_PG_LOADER_HOME"] = str(home)
+    env.update(cluster.client_env())
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "vcf_pg_loader", "load", "--format", "json", str(p)],

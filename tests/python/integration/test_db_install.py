@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg.conninfo import make_conninfo
+
+pytestmark = pytest.mark.extension_files
 
 
 def test_install_from_the_servers_files(conn: psycopg.Connection[Any], vcfctl: Any) -> None:

@@ -33,9 +33,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
-from helpers import dump_form, key_forms, phi_key, staging_key, write_vcf
-from vcf_pg_loader.embedded import EmbeddedCluster, server_user
+from helpers import LOGIN, dump_form, key_forms, phi_key, staging_key, write_vcf
+from vcf_pg_loader.embedded import server_user
 from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.staging import stage_file
 
@@ -59,14 +60,18 @@ ROLES = {"dbg_loader": "vcf_loader", "dbg_reader": "vcf_phi_reader", "dbg_keyadm
 
 @dataclass
 class Rig:
-    cluster: EmbeddedCluster
+    cluster: Any  # profiles.DefaultServer or profiles.PortableServer
     home: Path
     tmp: Path
+    portable: bool
     keys: list[bytes] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
 
-    def connect(self, user: str = "vcf_admin", **kw: Any) -> psycopg.Connection[Any]:
-        conninfo = self.cluster.conninfo().replace("user=vcf_admin", f"user={user}")
+    def connect(self, user: str | None = None, **kw: Any) -> psycopg.Connection[Any]:
+        """The extension's owner, or the given login."""
+        conninfo = self.cluster.conninfo()
+        if user is not None:
+            conninfo = make_conninfo(conninfo, user=user)
         conn = psycopg.connect(conninfo, autocommit=True, **kw)
         conn.add_notice_handler(
             lambda d: self.heard.append(
@@ -84,9 +89,13 @@ class Rig:
 
     def vcfctl(self, user: str, *args: str, stdin: str | None = None) -> str:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VCF_PG_LOADER_", "PG"))}
+        env.update(self.cluster.client_env())
         env.update(
             VCF_PG_LOADER_HOME=str(self.home),
-            VCF_PG_LOADER_DB_URL=self.cluster.conninfo().replace("user=vcf_admin", f"user={user}"),
+            VCF_PG_LOADER_DB_URL=make_conninfo(
+                self.cluster.client_env().get("VCF_PG_LOADER_DB_URL") or self.cluster.conninfo(),
+                user=user,
+            ),
             PGOPTIONS=PGOPTIONS,
         )
         done = subprocess.run(
@@ -101,7 +110,9 @@ class Rig:
         return done.stdout
 
     def server_unwrapping(self, on: bool) -> None:
-        with self.connect() as c:
+        if self.portable:
+            return  # no companion: the client unlocks
+        with psycopg.connect(self.cluster.superuser_conninfo(), autocommit=True) as c:
             c.execute("SET vcf_pg_loader.server_key_provider = ''")
             if on:
                 c.execute("ALTER SYSTEM SET vcf_pg_loader.server_key_provider = 'local'")
@@ -116,32 +127,30 @@ class Rig:
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+def rig(tmp_path_factory: pytest.TempPathFactory, new_server: Any, profile: str) -> Iterator[Rig]:
     tmp = tmp_path_factory.mktemp("debug-output")
-    cluster = EmbeddedCluster(tmp / "home")
-    cluster.ensure_ready()
-    user = server_user()
-    keys_dir = cluster.root / "keys"
-    keys_dir.mkdir(mode=0o700, exist_ok=True)
-    os.chown(keys_dir, user.uid, user.gid)
-    master = keys_dir / "master.key"
-    master.write_bytes((cluster.home / "master.key").read_bytes())
-    os.chown(master, user.uid, user.gid)
-    master.chmod(0o600)
-    rig = Rig(cluster, cluster.home, tmp)
+    cluster = new_server(tmp / "home")
+    rig = Rig(cluster, cluster.home, tmp, portable=profile == "portable")
+    if not rig.portable:  # in-server unwrapping: the server's copy of the master key
+        user = server_user()
+        keys_dir = cluster.root / "keys"
+        keys_dir.mkdir(mode=0o700, exist_ok=True)
+        os.chown(keys_dir, user.uid, user.gid)
+        master = keys_dir / "master.key"
+        master.write_bytes((cluster.home / "master.key").read_bytes())
+        os.chown(master, user.uid, user.gid)
+        master.chmod(0o600)
+        with psycopg.connect(cluster.superuser_conninfo(), autocommit=True) as c:
+            c.execute("SET vcf_pg_loader.server_master_key_file = ''")
+            c.execute(f"ALTER SYSTEM SET vcf_pg_loader.server_master_key_file = '{master}'")
     with rig.connect() as c:
-        c.execute("SET vcf_pg_loader.server_master_key_file = ''")
-        c.execute(f"ALTER SYSTEM SET vcf_pg_loader.server_master_key_file = '{master}'")
         for login, role in ROLES.items():
-            c.execute(f"CREATE ROLE {login} LOGIN")
+            c.execute(f"CREATE ROLE {login} {LOGIN}")
             c.execute(f"GRANT {role} TO {login}")
         # A DBA's default for the loader (ALTER ROLE) is the caller's too.
         c.execute("ALTER ROLE dbg_loader SET debug_print_plan = on")
     rig.server_unwrapping(True)
-    try:
-        yield rig
-    finally:
-        cluster.destroy()
+    yield rig
 
 
 def _vcf(rig: Rig, name: str, start: int = 100) -> Path:
@@ -183,14 +192,19 @@ def test_attacker_settings_leak_nothing(rig: Rig) -> None:
     offset = rig.cluster.log_file.stat().st_size
     rig.remember_phi_keys()
 
-    # 1. In-server unwrapping: stage, then a plain SQL ingest by the loader.
+    # 1. In-server unwrapping: stage, then a plain SQL ingest by the loader (the portable
+    # profile has no in-server unwrapping: vcfctl unlocks, as in 2).
     with rig.attacker("dbg_loader") as c:
         staged = stage_file(c, LocalMasterKey(rig.home / "master.key"), _vcf(rig, "a.vcf"))
     with rig.connect() as admin:
         rig.keys.append(staging_key(admin, rig.home, staged.session_id).material)
-    with rig.attacker("dbg_loader") as c:
-        row = c.execute("SELECT state FROM vcf.vcf_ingest(%s)", (staged.session_id,)).fetchone()
-        assert row == ("ingested",)
+    if rig.portable:
+        out = rig.vcfctl("dbg_loader", "ingest", "--format", "json", str(staged.session_id))
+        assert '"ingested"' in out
+    else:
+        with rig.attacker("dbg_loader") as c:
+            row = c.execute("SELECT state FROM vcf.vcf_ingest(%s)", (staged.session_id,))
+            assert row.fetchone() == ("ingested",)
 
     # 2. vcfctl, keys sent as bind parameters (no in-server unwrapping), with PGOPTIONS.
     rig.server_unwrapping(False)
@@ -200,17 +214,27 @@ def test_attacker_settings_leak_nothing(rig: Rig) -> None:
     finally:
         rig.server_unwrapping(True)
 
-    # 3. Rotation from SQL, in the server.
-    with rig.attacker("dbg_keyadm") as c:
-        c.execute("CALL vcf.rotate_phi_key(5)")
+    # 3. Rotation from SQL, in the server (portable: vcfctl, which unlocks both keys).
+    if rig.portable:
+        rig.vcfctl("dbg_keyadm", "keys", "rotate", "--batch-size", "5")
+    else:
+        with rig.attacker("dbg_keyadm") as c:
+            c.execute("CALL vcf.rotate_phi_key(5)")
     rig.remember_phi_keys()
 
-    # 4. Reveal from SQL, and a lookup through vcfctl (the name on stdin).
+    # 4. Reveal from SQL (portable: through vcfctl, which unlocks the PHI key), and a
+    # lookup through vcfctl (the name on stdin).
     with rig.connect() as admin:
         sample_id = admin.execute("SELECT min(sample_id) FROM vcf.samples").fetchone()[0]  # type: ignore[index]
-    with rig.attacker("dbg_reader") as c:
-        revealed = c.execute("SELECT vcf.reveal_sample(%s, 'IRB-9 debug check')", (sample_id,))
-        assert revealed.fetchone() == (NAMES[0],)
+    if rig.portable:
+        revealed = rig.vcfctl(
+            "dbg_reader", "samples", "reveal", str(sample_id), "--reason", "IRB-9 debug check"
+        )
+        assert NAMES[0] in revealed
+    else:
+        with rig.attacker("dbg_reader") as c:
+            row = c.execute("SELECT vcf.reveal_sample(%s, 'IRB-9 debug check')", (sample_id,))
+            assert row.fetchone() == (NAMES[0],)
     found = rig.vcfctl("dbg_reader", "samples", "find", "-", "--reason", "t-1", stdin=NAMES[1])
     assert found.strip()
 
@@ -255,12 +279,25 @@ def test_every_entry_point_pins_the_settings(rig: Rig) -> None:
             "        JOIN pg_roles r ON r.oid = a.grantee WHERE a.privilege_type = 'EXECUTE'"
             "         AND r.rolname = ANY (vcf._project_roles())))"
         ).fetchall()
+        # an owner that is not a superuser (pg_tle on RDS) cannot pin what only a
+        # superuser may set; no caller of such an install can set it either
+        owner_su = c.execute(
+            "SELECT r.rolsuper FROM pg_extension e JOIN pg_roles r ON r.oid = e.extowner"
+            " WHERE e.extname = 'vcf_pg_loader'"
+        ).fetchone() == (True,)
+        c.execute("DO $$ BEGIN END $$")  # loads plpgsql: its settings enter pg_settings
+        superuser_only = {
+            r[0] for r in c.execute("SELECT name FROM pg_settings WHERE context = 'superuser'")
+        }
+    if not owner_su:
+        pinned = {s for s in pinned if s.split("=")[0] not in superuser_only}
     assert len(rows) > 20
     missing = {name: pinned - set(config) for name, kind, config in rows if kind == "f"}
     assert {name: gap for name, gap in missing.items() if gap} == {}
     # The one procedure: it commits, so it cannot carry SET clauses; it reaches keys
     # only through pinned functions.
-    assert [name for name, kind, _ in rows if kind != "f"] == ["rotate_phi_key(integer)"]
+    procedures = [] if rig.portable else ["rotate_phi_key(integer)"]  # the companion's
+    assert [name for name, kind, _ in rows if kind != "f"] == procedures
 
 
 def test_exit_on_error_cannot_skip_the_failure_audit_row(rig: Rig) -> None:

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
+
+pytestmark = pytest.mark.embedded
 
 
 def test_db_status_json(vcfctl: Any, home: Path) -> None:

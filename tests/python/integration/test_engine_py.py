@@ -23,6 +23,8 @@ import pytest
 
 from helpers import same_rows
 
+pytestmark = pytest.mark.plpython
+
 SESSION = "00000000-0000-4000-8000-00000000e1e1"
 TYPES = ["Integer", "Float", "Flag", "Character", "String"]
 NUMBERS = ["1", "0", "A", "R", "G", ".", "2"]

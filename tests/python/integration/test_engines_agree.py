@@ -22,6 +22,8 @@ from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.keys.registry import unlock
 from vcf_pg_loader.staging import stage_file
 
+pytestmark = pytest.mark.plpython
+
 QUERIES = {
     "records": "SELECT r.record_no, r.alt_no, v.chrom, v.pos, v.ref, v.alt, r.id, r.qual, r.filter,"
     " r.info, r.alts FROM vcf.records r JOIN vcf.variants v USING (variant_id)"

@@ -36,6 +36,8 @@ HEADER = (
     "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tMRN-0042\n"
 )
 
+ENGINES = ["plpgsql", pytest.param("plpython", marks=pytest.mark.plpython)]
+
 
 def one_line_bomb(path: Path, prefix: bytes, mib: int) -> Path:
     """A gzip file whose line after prefix is mib MiB of 'A', written streaming (~1 KiB per MiB)."""
@@ -132,7 +134,7 @@ def test_one_line_gzip_bomb_is_refused_with_bounded_memory(
     path = one_line_bomb(tmp_path / "bomb.vcf.gz", prefix, 512)
     assert path.stat().st_size < 2 * MIB
     before = table_counts(conn)
-    code, err, rss = run_measured(home, "load", str(path))
+    code, err, rss = run_measured(home, "load", str(path), env=cluster.client_env())
     assert code == EXIT_BAD_INPUT, err
     line = 4 if where == "data" else 2
     assert f"{path}: line {line}: longer than the limit of 64 MiB" in err
@@ -229,7 +231,7 @@ def _random_chrom(n: int) -> str:
     ],
     ids=["alts", "chrom3000", "chrom1001"],
 )
-@pytest.mark.parametrize("engine", ["plpgsql", "plpython"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_database_refuses_what_its_tables_cannot_hold(
     conn: psycopg.Connection[Any],
     home: Path,
@@ -254,7 +256,7 @@ def test_database_refuses_what_its_tables_cannot_hold(
 
 
 def test_chrom_at_the_limit_loads(
-    vcfctl: Any, conn: psycopg.Connection[Any], tmp_path: Path
+    vcfctl: Any, conn: psycopg.Connection[Any], tmp_path: Path, engines: list[str]
 ) -> None:
     """1000 bytes of CHROM (multi-byte UTF-8 counted in bytes) load with both engines.
 
@@ -267,7 +269,7 @@ def test_chrom_at_the_limit_loads(
         "é" * 500 + "\t5\t.\tA\tC\t.\t.\t.\tGT\t0/1",
     ]
     path = write_vcf(tmp_path / "edge.vcf", ["MRN-0042"], lines)
-    for engine in ("plpgsql", "plpython"):
+    for engine in engines:
         result = vcfctl("load", "--reload", "--engine", engine, "--format", "json", str(path))
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)[0]["variants"] == 3
@@ -275,7 +277,7 @@ def test_chrom_at_the_limit_loads(
     assert_refused(vcfctl("load", str(path)), path, "CHROM is longer than 1000 bytes", "")
 
 
-@pytest.mark.parametrize("engine", ["plpgsql", "plpython"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_100k_samples_load(
     vcfctl: Any, conn: psycopg.Connection[Any], tmp_path: Path, engine: str
 ) -> None:
@@ -290,7 +292,7 @@ def test_100k_samples_load(
 
 
 def test_sample_lookups_use_the_index_whatever_the_statistics(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, new_server: Any
 ) -> None:
     """Statistics taken while vcf.samples was small must not make every lookup a table scan.
 
@@ -299,13 +301,11 @@ def test_sample_lookups_use_the_index_whatever_the_statistics(
     header would be quadratic in its sample count (20,000 new samples took
     27 s instead of 2 s). Counted, not timed: the scans of vcf.samples.
     """
-    from vcf_pg_loader.embedded import EmbeddedCluster
-
     home = tmp_path_factory.mktemp("stale-samples")
-    cluster = EmbeddedCluster(home)
-    cluster.ensure_ready()
+    cluster = new_server(home)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VCF_PG_LOADER_")}
     env["VCF_PG_LOADER_HOME"] = str(home)
+    env.update(cluster.client_env())
 
     def load(path: Path) -> None:
         done = subprocess.run(
@@ -327,31 +327,28 @@ def test_sample_lookups_use_the_index_whatever_the_statistics(
         assert row is not None
         return int(row[0]), int(row[1])
 
-    try:
-        n_small, n = 60, 20_000
-        small = write_vcf(
-            home / "small.vcf",
-            [f"SMALL-{i}" for i in range(n_small)],
-            ["chr1\t1\t.\tA\tG\t.\t.\t.\tGT\t" + "\t".join(["0/1"] * n_small)],
+    n_small, n = 60, 20_000
+    small = write_vcf(
+        home / "small.vcf",
+        [f"SMALL-{i}" for i in range(n_small)],
+        ["chr1\t1\t.\tA\tG\t.\t.\t.\tGT\t" + "\t".join(["0/1"] * n_small)],
+    )
+    load(small)
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        conn.execute("ANALYZE vcf.samples")
+        before = scans(conn)
+        wide = write_vcf(
+            home / "wide.vcf",
+            [f"WIDE-{i}" for i in range(n)],
+            ["chr1\t2\t.\tA\tG\t.\t.\t.\tGT\t" + "\t".join(["0/1"] * n)],
         )
-        load(small)
-        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-            conn.execute("ANALYZE vcf.samples")
-            before = scans(conn)
-            wide = write_vcf(
-                home / "wide.vcf",
-                [f"WIDE-{i}" for i in range(n)],
-                ["chr1\t2\t.\tA\tG\t.\t.\t.\tGT\t" + "\t".join(["0/1"] * n)],
-            )
-            load(wide)
-            after = before
-            for _ in range(100):  # a backend's counters reach the view when it exits
-                after = scans(conn)
-                if after[1] >= before[1] + n:
-                    break
-                time.sleep(0.1)
-        assert after[1] >= before[1] + n, "the lookups did not reach the statistics"
-        seq = after[0] - before[0]
-        assert seq < 100, f"{seq} sequential scans of vcf.samples for {n} samples"
-    finally:
-        cluster.destroy()
+        load(wide)
+        after = before
+        for _ in range(100):  # a backend's counters reach the view when it exits
+            after = scans(conn)
+            if after[1] >= before[1] + n:
+                break
+            time.sleep(0.1)
+    assert after[1] >= before[1] + n, "the lookups did not reach the statistics"
+    seq = after[0] - before[0]
+    assert seq < 100, f"{seq} sequential scans of vcf.samples for {n} samples"

@@ -17,7 +17,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from helpers import phi_key, staging_key, synthetic_records, write_vcf
+from helpers import (
+    break_loopback,
+    foreign_servers,
+    phi_key,
+    staging_key,
+    synthetic_records,
+    write_vcf,
+)
 from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.keys.registry import unlock
 from vcf_pg_loader.staging import StageResult, stage_file
@@ -120,12 +127,9 @@ def test_unwritable_failure_row_is_vp070(conninfo: str, conn: psycopg.Connection
     """The audit loopback, pointed (in this transaction only) at a server that is not
     there, cannot take the autonomous failure row; the ingest's error must say so."""
     missing = uuid.uuid4()
+    servers = foreign_servers(conn)
     with psycopg.connect(conninfo) as client:
-        client.execute(
-            "CREATE SERVER vcf_audit_loopback FOREIGN DATA WRAPPER dblink_fdw"
-            " OPTIONS (host '/nonexistent-socket-dir', dbname 'vcf', connect_timeout '2')"
-        )
-        client.execute("CREATE USER MAPPING FOR CURRENT_USER SERVER vcf_audit_loopback")
+        break_loopback(client, "host '/nonexistent-socket-dir', dbname 'vcf', connect_timeout '2'")
         with pytest.raises(psycopg.Error) as caught:
             client.execute("SELECT * FROM vcf.vcf_ingest(%s)", (missing,))
         client.rollback()
@@ -140,6 +144,4 @@ def test_unwritable_failure_row_is_vp070(conninfo: str, conn: psycopg.Connection
     assert conn.execute(
         "SELECT count(*) FROM vcf.audit_log WHERE target = %s", (str(missing),)
     ).fetchone() == (0,)
-    assert conn.execute(
-        "SELECT count(*) FROM pg_foreign_server WHERE srvname = 'vcf_audit_loopback'"
-    ).fetchone() == (0,)
+    assert foreign_servers(conn) == servers  # the rollback undid the broken loopback

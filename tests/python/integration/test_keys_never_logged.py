@@ -46,6 +46,7 @@ class Rig:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VCF_PG_LOADER_", "AWS_"))}
         env["VCF_PG_LOADER_HOME"] = str(self.home)
+        env.update(self.cluster.client_env())
         env.update(self.aws)
         env.update(extra)
         return env
@@ -61,6 +62,10 @@ class Rig:
 
     def connect(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.cluster.conninfo(), autocommit=True)
+
+    def superuser(self) -> psycopg.Connection[Any]:
+        """For server settings (on RDS: the parameter group)."""
+        return psycopg.connect(self.cluster.superuser_conninfo(), autocommit=True)
 
     def remember(self, key: DataKey) -> None:
         self.keys[key.key_id] = key.material
@@ -89,26 +94,22 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[Rig]:
-    from vcf_pg_loader.embedded import EmbeddedCluster
-
+def rig(
+    tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str, new_server: Any
+) -> Iterator[Rig]:
     home = tmp_path_factory.mktemp("nolog-home")
-    cluster = EmbeddedCluster(home)
-    cluster.ensure_ready()
+    cluster = new_server(home)
     aws = {
         "AWS_ENDPOINT_URL": moto_endpoint,
         "AWS_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
-    try:
-        yield Rig(home, cluster, tmp_path_factory.mktemp("nolog-data"), aws)
-    finally:
-        cluster.destroy()
+    yield Rig(home, cluster, tmp_path_factory.mktemp("nolog-data"), aws)
 
 
 def _set(rig: Rig, **settings: str) -> None:
-    with rig.connect() as conn:
+    with rig.superuser() as conn:
         for name, value in settings.items():
             conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
         conn.execute("SELECT pg_reload_conf()")
@@ -184,7 +185,7 @@ def test_load_rotate_rewrap_log_no_key(rig: Rig) -> None:
     kms_key = kms.create_key(Description="vcf-pg-loader no-log test")["KeyMetadata"]["Arn"]
     log_start = rig.cluster.log_file.stat().st_size
     rig.remember_phi_keys()
-    with ActivitySnapshots(rig.cluster.conninfo()) as activity:
+    with ActivitySnapshots(rig.cluster.superuser_conninfo()) as activity:
         _stage_then_ingest(rig, "first")
         rotated = rig.vcfctl("keys", "rotate", "--batch-size", "1")
         assert rotated.returncode == 0, rotated.stderr
@@ -241,7 +242,7 @@ def test_doctor_warns_when_the_server_would_log_keys(rig: Rig) -> None:
 
 
 def test_doctor_warns_about_pgaudit_parameters_and_the_env_provider(rig: Rig) -> None:
-    with rig.connect() as conn:
+    with rig.superuser() as conn:
         conn.execute("SET pgaudit.log_parameter = ''")  # PG 15: ALTER SYSTEM needs a known name
         conn.execute("ALTER SYSTEM SET pgaudit.log_parameter = 'on'")
         conn.execute("SELECT pg_reload_conf()")
@@ -252,7 +253,7 @@ def test_doctor_warns_about_pgaudit_parameters_and_the_env_provider(rig: Rig) ->
         assert doctor.returncode == 1
         assert findings["pgaudit.log_parameter"]["status"] == "warn"
     finally:
-        with rig.connect() as conn:
+        with rig.superuser() as conn:
             conn.execute("SET pgaudit.log_parameter = ''")
             conn.execute("ALTER SYSTEM RESET pgaudit.log_parameter")
             conn.execute("SELECT pg_reload_conf()")

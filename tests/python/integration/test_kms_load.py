@@ -33,8 +33,13 @@ class Kms:
 
 
 @pytest.fixture(scope="module")
-def kms_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kms]:
+def kms_cluster(
+    tmp_path_factory: pytest.TempPathFactory, profile: str, cluster: Any
+) -> Iterator[Kms]:
+    """Default: an embedded cluster bootstrapped with KMS. Portable: a database of the
+    RDS-like server whose PHI key is made under KMS (vcfctl keys init does the same)."""
     from vcf_pg_loader.embedded import EmbeddedCluster
+    from vcf_pg_loader.keys.registry import init_phi_key
 
     home = tmp_path_factory.mktemp("kms-home")
     with pytest.MonkeyPatch.context() as mp, mock_aws():
@@ -49,11 +54,20 @@ def kms_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kms]:
         providers = ProviderSet(
             Settings(home=home, key_provider="aws-kms", kms_key_id="alias/vcf-test")
         )
-        cluster = EmbeddedCluster(home, providers=providers)
+        if profile == "portable":
+            url = cluster.create_database("kms_load")
+            try:
+                with psycopg.connect(url, autocommit=True) as c:
+                    init_phi_key(c, providers)
+                yield Kms(url, home, str(arn), providers)
+            finally:
+                cluster.drop_database("kms_load")
+            return
+        embedded = EmbeddedCluster(home, providers=providers)
         try:
-            yield Kms(cluster.ensure_ready(), home, str(arn), providers)
+            yield Kms(embedded.ensure_ready(), home, str(arn), providers)
         finally:
-            cluster.destroy()
+            embedded.destroy()
 
 
 @pytest.fixture
@@ -151,6 +165,7 @@ def test_keys_are_never_stored_in_the_clear(
     assert key.material.hex() not in dumped
 
 
+@pytest.mark.embedded
 def test_bootstrap_with_local_refuses_to_make_a_master_key(kms_cluster: Kms) -> None:
     """The same cluster, started without the KMS configuration: no new master key."""
     from vcf_pg_loader.embedded import EmbeddedCluster

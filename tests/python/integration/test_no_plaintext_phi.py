@@ -57,7 +57,12 @@ def _all_values(conn: psycopg.Connection[Any]) -> list[tuple[str, bytes]]:
 
 
 @pytest.fixture
-def loaded(conn: psycopg.Connection[Any], home: Path, tmp_path: Path) -> dict[str, Any]:
+def loaded(
+    conn: psycopg.Connection[Any],
+    superuser_conn: psycopg.Connection[Any],
+    home: Path,
+    tmp_path: Path,
+) -> dict[str, Any]:
     secret_dir = tmp_path / DIR_SECRET
     secret_dir.mkdir()
     path = write_vcf(
@@ -67,8 +72,9 @@ def loaded(conn: psycopg.Connection[Any], home: Path, tmp_path: Path) -> dict[st
         header_extra=f"##note={HEADER_SECRET}",
         compress=True,
     )
-    conn.execute("ALTER SYSTEM SET log_statement = 'all'")
-    conn.execute("SELECT pg_reload_conf()")
+    # the server's setting (on RDS: the parameter group)
+    superuser_conn.execute("ALTER SYSTEM SET log_statement = 'all'")
+    superuser_conn.execute("SELECT pg_reload_conf()")
     try:
         provider = LocalMasterKey(home / "master.key")
         staged = stage_file(conn, provider, path, reload=True)
@@ -79,8 +85,8 @@ def loaded(conn: psycopg.Connection[Any], home: Path, tmp_path: Path) -> dict[st
         with pytest.raises(psycopg.Error), conn.cursor(binary=True) as cur:
             cur.execute("SELECT vcf.unlock(%s, %b)", (phi_key(conn, home).key_id, wrong))
     finally:
-        conn.execute("ALTER SYSTEM RESET log_statement")
-        conn.execute("SELECT pg_reload_conf()")
+        superuser_conn.execute("ALTER SYSTEM RESET log_statement")
+        superuser_conn.execute("SELECT pg_reload_conf()")
     return {
         "staging": staging.material,
         "phi": phi_key(conn, home).material,

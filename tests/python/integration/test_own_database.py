@@ -14,16 +14,9 @@ from conftest import DATA
 
 
 @pytest.fixture(scope="module")
-def own_db(conninfo: str) -> str:
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS own_genomics")
-        conn.execute("CREATE DATABASE own_genomics")
-    params = conninfo_to_dict(conninfo)
-    params["dbname"] = "own_genomics"
-    url = make_conninfo(**{k: str(v) for k, v in params.items()})
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION vcf_pg_loader CASCADE")
-    return url
+def own_db(cluster: Any) -> str:
+    cluster.drop_database("own_genomics")
+    return str(cluster.create_database("own_genomics"))
 
 
 def test_keys_init_then_load(own_db: str, vcfctl: Any, tmp_path: Path) -> None:
@@ -74,6 +67,7 @@ def test_unreachable_database(vcfctl: Any, tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.embedded
 def test_master_key_file_setting_is_honoured(vcfctl: Any, tmp_path: Path) -> None:
     from vcf_pg_loader.embedded import EmbeddedCluster
 

@@ -79,9 +79,12 @@ def _server_without_our_files(root: Path) -> Path:
     return bindir
 
 
-pytestmark = pytest.mark.skipif(
-    not _pg_tle_built(), reason="pg_tle is not built (make setup builds it from shared/vendor)"
-)
+pytestmark = [
+    pytest.mark.own_cluster,
+    pytest.mark.skipif(
+        not _pg_tle_built(), reason="pg_tle is not built (make setup builds it from shared/vendor)"
+    ),
+]
 
 
 @dataclass

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from helpers import synthetic_records, write_vcf
+from helpers import LOGIN, synthetic_records, write_vcf
 
 
 @dataclass
@@ -25,7 +25,9 @@ class Loaded:
 
 
 @pytest.fixture(scope="module")
-def loaded(conninfo: str, home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+def loaded(
+    conninfo: str, home: Path, cluster: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Loaded]:
     import os
     import subprocess
     import sys
@@ -35,6 +37,7 @@ def loaded(conninfo: str, home: Path, tmp_path_factory: pytest.TempPathFactory) 
     path = write_vcf(tmp_path_factory.mktemp("reveal") / "r.vcf", names, synthetic_records(4, 2))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VCF_PG_LOADER_")}
     env["VCF_PG_LOADER_HOME"] = str(home)
+    env.update(cluster.client_env())
     out = subprocess.run(
         [sys.executable, "-m", "vcf_pg_loader", "load", "--format", "json", str(path)],
         capture_output=True,
@@ -54,7 +57,7 @@ def loaded(conninfo: str, home: Path, tmp_path_factory: pytest.TempPathFactory) 
         ]
         for role, user in (("vcf_phi_reader", "reveal_reader"), ("vcf_analyst", "reveal_analyst")):
             if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone() is None:
-                c.execute(f'CREATE ROLE "{user}" LOGIN')
+                c.execute(f'CREATE ROLE "{user}" {LOGIN}')
             c.execute("SELECT vcf.grant_role(%s, %s)", (role, user))
     yield Loaded(sid, names, ids)
 
@@ -74,7 +77,7 @@ def _head(conn: psycopg.Connection[Any]) -> int:
 
 
 def test_reveal_and_find_as_the_admin(
-    vcfctl: Any, conn: psycopg.Connection[Any], loaded: Loaded
+    vcfctl: Any, conn: psycopg.Connection[Any], loaded: Loaded, owner: str
 ) -> None:
     head = _head(conn)
     sid = loaded.sample_ids[0]
@@ -90,7 +93,7 @@ def test_reveal_and_find_as_the_admin(
     assert missing.returncode == 1 and json.loads(missing.stdout) == {"sample_id": None}
 
     reveals = _audit(conn, "reveal", head)
-    assert [(r[0], r[1], r[2]) for r in reveals] == [("vcf_admin", str(sid), True)]
+    assert [(r[0], r[1], r[2]) for r in reveals] == [(owner, str(sid), True)]
     assert reveals[0][3]["reason"] == "ticket 42"
     finds = _audit(conn, "find", head)
     assert [(r[1], r[2], r[3]["result"]) for r in finds] == [

@@ -17,9 +17,9 @@ import boto3
 import psycopg
 import pytest
 from moto.server import ThreadedMotoServer
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
-from helpers import key_forms, phi_key, synthetic_records, write_vcf
+from helpers import LOGIN, key_forms, phi_key, synthetic_records, write_vcf
 
 PHI_KEY = base64.b64encode(bytes(range(100, 132))).decode()
 
@@ -62,18 +62,10 @@ def _new_key(kms: Any, alias: str) -> str:
     return arn
 
 
-def _database(conninfo: str, name: str, user: str | None = None) -> str:
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    params = conninfo_to_dict(conninfo)
-    params["dbname"] = name
-    url = make_conninfo(**{k: str(v) for k, v in params.items()})
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION vcf_pg_loader CASCADE")
-    if user:
-        params["user"] = user
-    return make_conninfo(**{k: str(v) for k, v in params.items()})
+def _database(cluster: Any, name: str) -> str:
+    """A fresh database with the extension (its owner's conninfo)."""
+    cluster.drop_database(name)
+    return str(cluster.create_database(name))
 
 
 def _keys(url: str) -> list[tuple[Any, ...]]:
@@ -128,10 +120,10 @@ def _rewrap(vcfctl: Any, url: str, env: dict[str, str], *args: str) -> Any:
 
 
 def test_rewrap_to_a_second_kms_key(
-    conninfo: str, vcfctl: Any, aws: dict[str, str], kms: Any, tmp_path: Path
+    cluster: Any, vcfctl: Any, aws: dict[str, str], kms: Any, tmp_path: Path
 ) -> None:
     first, second = _new_key(kms, "alias/rw-first"), _new_key(kms, "alias/rw-second")
-    url = _database(conninfo, "rewrap_kms")
+    url = _database(cluster, "rewrap_kms")
     env = {**aws, "VCF_PG_LOADER_HOME": str(tmp_path / "home")}
     init = vcfctl("--db", url, "--kms-key-id", "alias/rw-first", "keys", "init", env=env)
     assert init.returncode == 0, init.stderr
@@ -152,7 +144,7 @@ def test_rewrap_to_a_second_kms_key(
     # A key admin (not a superuser) rewraps, with no KMS key configured at all.
     with psycopg.connect(url, autocommit=True) as c:
         c.execute("DROP ROLE IF EXISTS rewrap_admin")
-        c.execute("CREATE ROLE rewrap_admin LOGIN")
+        c.execute(f"CREATE ROLE rewrap_admin {LOGIN}")
         c.execute("SELECT vcf.grant_role('vcf_key_admin', 'rewrap_admin')")
     admin_url = make_conninfo(url, user="rewrap_admin")
     result = _rewrap(
@@ -202,10 +194,10 @@ def test_rewrap_to_a_second_kms_key(
 
 
 def test_rewrap_moves_local_and_env_keys_to_kms(
-    conninfo: str, vcfctl: Any, aws: dict[str, str], kms: Any, tmp_path: Path
+    cluster: Any, vcfctl: Any, aws: dict[str, str], kms: Any, tmp_path: Path
 ) -> None:
     target = _new_key(kms, "alias/rw-migrate")
-    url = _database(conninfo, "rewrap_local")
+    url = _database(cluster, "rewrap_local")
     home = tmp_path / "home"
     env = {**aws, "VCF_PG_LOADER_HOME": str(home)}
     assert vcfctl("--db", url, "keys", "init", env=env).returncode == 0
@@ -268,9 +260,9 @@ def test_rewrap_moves_local_and_env_keys_to_kms(
 
 
 def test_unknown_target_changes_nothing(
-    conninfo: str, vcfctl: Any, aws: dict[str, str], kms: Any, tmp_path: Path
+    cluster: Any, vcfctl: Any, aws: dict[str, str], kms: Any, tmp_path: Path
 ) -> None:
-    url = _database(conninfo, "rewrap_bad")
+    url = _database(cluster, "rewrap_bad")
     env = {**aws, "VCF_PG_LOADER_HOME": str(tmp_path / "home")}
     _new_key(kms, "alias/rw-bad")
     assert (
@@ -289,7 +281,7 @@ def test_unknown_target_changes_nothing(
 
 
 def test_rewrap_key_refuses_stale_and_bad_writes(
-    conninfo: str,
+    cluster: Any,
     vcfctl: Any,
     aws: dict[str, str],
     kms: Any,
@@ -301,7 +293,7 @@ def test_rewrap_key_refuses_stale_and_bad_writes(
     from vcf_pg_loader.keys.rewrap import _rewrap_one
 
     first, second = _new_key(kms, "alias/rw-cas-1"), _new_key(kms, "alias/rw-cas-2")
-    url = _database(conninfo, "rewrap_cas")
+    url = _database(cluster, "rewrap_cas")
     env = {**aws, "VCF_PG_LOADER_HOME": str(tmp_path / "home")}
     assert vcfctl("--db", url, "--kms-key-id", first, "keys", "init", env=env).returncode == 0
     for name, value in aws.items():
@@ -393,7 +385,7 @@ def _vp063(conn: psycopg.Connection[Any], sql: str, args: tuple[Any, ...]) -> st
 
 
 def test_unproven_wrappings_are_refused(
-    conninfo: str, vcfctl: Any, aws: dict[str, str], kms: Any, tmp_path: Path
+    cluster: Any, vcfctl: Any, aws: dict[str, str], kms: Any, tmp_path: Path
 ) -> None:
     """No companion (as on RDS): the caller must send the key it unwrapped from the new form.
 
@@ -402,7 +394,7 @@ def test_unproven_wrappings_are_refused(
     the names still read back.
     """
     target = _new_key(kms, "alias/rw-proof")
-    url = _database(conninfo, "rewrap_proof")
+    url = _database(cluster, "rewrap_proof")
     home = tmp_path / "home"
     env = {**aws, "VCF_PG_LOADER_HOME": str(home)}
     assert vcfctl("--db", url, "keys", "init", env=env).returncode == 0
@@ -457,12 +449,12 @@ def _previous(conn: psycopg.Connection[Any], key_id: Any) -> tuple[Any, ...]:
 
 
 def test_a_client_proven_rewrap_keeps_the_old_form_for_undo(
-    conninfo: str, vcfctl: Any, aws: dict[str, str], tmp_path: Path
+    cluster: Any, vcfctl: Any, aws: dict[str, str], tmp_path: Path
 ) -> None:
     """The limit of a client's proof: a key admin with the real key can swap in garbage. The
     replaced form is kept (and stays the one kept through further rewraps), vcf.rewrap_undo puts
     it back, only the owner may let it go, and destroying the key erases it too."""
-    url = _database(conninfo, "rewrap_undo")
+    url = _database(cluster, "rewrap_undo")
     home = tmp_path / "home"
     env = {**aws, "VCF_PG_LOADER_HOME": str(home)}
     assert vcfctl("--db", url, "keys", "init", env=env).returncode == 0
@@ -470,7 +462,7 @@ def test_a_client_proven_rewrap_keeps_the_old_form_for_undo(
     ids = _load(vcfctl, url, env, write_vcf(tmp_path / "u.vcf", names, synthetic_records(2, 1)))
     with psycopg.connect(url, autocommit=True) as c:
         c.execute("DROP ROLE IF EXISTS undo_admin")
-        c.execute("CREATE ROLE undo_admin LOGIN")
+        c.execute(f"CREATE ROLE undo_admin {LOGIN}")
         c.execute("SELECT vcf.grant_role('vcf_key_admin', 'undo_admin')")
         real = phi_key(c, home)
     admin_url = make_conninfo(url, user="undo_admin")

@@ -31,6 +31,8 @@ from test_server_unlock import Server, server_with_moto_kms
 from helpers import key_forms, phi_key
 from vcf_pg_loader.keys.symmetric import kek_fingerprint, wrap
 
+pytestmark = pytest.mark.plpython
+
 
 @dataclass
 class World:

@@ -11,14 +11,14 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from helpers import synthetic_records, write_vcf
+from helpers import LOGIN, synthetic_records, write_vcf
 from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.keys.registry import active_phi_key_id, load_data_key, unlock
 
 
 def _user(conn: psycopg.Connection[Any], prefix: str) -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    conn.execute(f'CREATE ROLE "{name}" LOGIN')
+    conn.execute(f'CREATE ROLE "{name}" {LOGIN}')
     return name
 
 

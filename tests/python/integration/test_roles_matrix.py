@@ -20,7 +20,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from conftest import REPO
-from helpers import synthetic_records, write_vcf
+from helpers import LOGIN, synthetic_records, write_vcf
 from vcf_pg_loader.crypto import DataKey
 from vcf_pg_loader.ingest import ingest_session
 from vcf_pg_loader.keys.local import LocalMasterKey
@@ -90,7 +90,7 @@ def world(conninfo: str, home: Path, tmp_path_factory: pytest.TempPathFactory) -
                 admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
                 is None
             ):
-                admin.execute(f'CREATE ROLE "{name}" LOGIN')
+                admin.execute(f'CREATE ROLE "{name}" {LOGIN}')
             if role != "none":
                 admin.execute("SELECT vcf.grant_role(%s, %s)", (role, name))
         provider = LocalMasterKey(home / "master.key")

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,10 +34,12 @@ class Rig:
     home: Path
     conninfo: str
     tmp: Path
+    server_env: dict[str, str]
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("VCF_PG_LOADER_")}
         env["VCF_PG_LOADER_HOME"] = str(self.home)
+        env.update(self.server_env)
         return env
 
     def vcfctl(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
@@ -65,16 +66,12 @@ class Rig:
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    from vcf_pg_loader.embedded import EmbeddedCluster
-
+def rig(tmp_path_factory: pytest.TempPathFactory, new_server: Any) -> Rig:
     home = tmp_path_factory.mktemp("rotate-home")
-    cluster = EmbeddedCluster(home)
-    cluster.ensure_ready()
-    try:
-        yield Rig(home, str(cluster.conninfo()), tmp_path_factory.mktemp("rotate-data"))
-    finally:
-        cluster.destroy()
+    cluster = new_server(home)
+    return Rig(
+        home, str(cluster.conninfo()), tmp_path_factory.mktemp("rotate-data"), cluster.client_env()
+    )
 
 
 def _status(conn: psycopg.Connection[Any]) -> tuple[Any, Any, int]:

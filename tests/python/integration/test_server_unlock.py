@@ -35,11 +35,13 @@ from psycopg import errors
 from psycopg.types.json import Jsonb
 
 from conftest import DATA
-from helpers import key_forms, phi_key, staging_key, synthetic_records, write_vcf
+from helpers import LOGIN, key_forms, phi_key, staging_key, synthetic_records, write_vcf
 from vcf_pg_loader.crypto import DataKey, open_sealed
 from vcf_pg_loader.embedded import EmbeddedCluster, pg_bindir, server_user
 from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.staging import stage_file
+
+pytestmark = pytest.mark.plpython
 
 EXAMPLE = DATA / "example.vcf"
 SETTING = "vcf_pg_loader.unlocked_"
@@ -342,7 +344,7 @@ def test_key_is_never_readable_from_sql(local: Server) -> None:
 def test_a_role_that_may_unlock_cannot_read_the_key(local: Server) -> None:
     with local.connect() as c:
         c.execute("DROP ROLE IF EXISTS srv_loader")
-        c.execute("CREATE ROLE srv_loader LOGIN IN ROLE vcf_loader")
+        c.execute(f"CREATE ROLE srv_loader {LOGIN} IN ROLE vcf_loader")
         phi_id = phi_key(c, local.home).key_id
     with psycopg.connect(local.conninfo, user="srv_loader") as c:
         c.execute("SELECT vcf.unlock(%s)", (phi_id,))

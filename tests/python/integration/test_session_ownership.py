@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from helpers import phi_key, synthetic_records, write_vcf
+from helpers import LOGIN, phi_key, synthetic_records, write_vcf
 from vcf_pg_loader.errors import VcfPgError
 from vcf_pg_loader.ingest import ingest_session
 from vcf_pg_loader.keys.local import LocalMasterKey
@@ -48,7 +48,7 @@ def logins(conninfo: str) -> Iterator[Logins]:
         ).fetchone()
         assert owner is not None
         for user in (names.alice, names.bob, names.dba):
-            admin.execute(f'CREATE ROLE "{user}" LOGIN')
+            admin.execute(f'CREATE ROLE "{user}" {LOGIN}')
         for user in (names.alice, names.bob):
             admin.execute("SELECT vcf.grant_role('vcf_loader', %s)", (user,))
         admin.execute(f'GRANT "{owner[0]}" TO "{names.dba}"')
@@ -172,7 +172,7 @@ def test_a_superuser_may_not_ingest_another_logins_session(
 ) -> None:
     s = _stage_as(logins, logins.alice, provider, tmp_path)
     with pytest.raises(VcfPgError, match="staged by another login"):
-        ingest_session(conn, provider, s.session_id)  # conn is the superuser vcf_admin
+        ingest_session(conn, provider, s.session_id)  # conn: the owner (by default a superuser)
     assert _session(conn, s.session_id)[0] == "staged"
     purge_session(conn, s.session_id)  # but may purge it
 

@@ -78,6 +78,7 @@ def test_killed_stage_leaves_no_half_written_rows(
     blocks_before = conn.execute("SELECT count(*) FROM vcf.staged_blocks").fetchone()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VCF_PG_LOADER_")}
     env["VCF_PG_LOADER_HOME"] = str(home)
+    env.update(cluster.client_env())
     proc = subprocess.Popen(
         [sys.executable, "-m", "vcf_pg_loader", "stage", str(path)],
         env=env,

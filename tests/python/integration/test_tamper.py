@@ -115,10 +115,14 @@ def test_foreign_block(
 
 
 def test_extra_block(
-    conn: psycopg.Connection[Any], provider: LocalMasterKey, staged: Callable[[], StageResult]
+    conn: psycopg.Connection[Any],
+    superuser_conn: psycopg.Connection[Any],
+    provider: LocalMasterKey,
+    staged: Callable[[], StageResult],
 ) -> None:
     s = staged()
-    conn.execute(
+    # past the staging guard: a superuser's write
+    superuser_conn.execute(
         "INSERT INTO vcf.staged_blocks SELECT session_id, block_no + 100, line_count, ciphertext"
         " FROM vcf.staged_blocks WHERE session_id = %s AND block_no = 0",
         (s.session_id,),
