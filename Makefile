@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help setup os-packages extension pg-tle demo test lint bench bench-rotation bench-samples clean
+.PHONY: help setup os-packages extension pg-tle demo test test-default test-portable lint bench bench-rotation bench-samples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -48,12 +48,19 @@ demo: setup ## Load the bundled example VCF into the embedded cluster and show i
 	$(BIN)/vcfctl load tests/data/example.vcf
 	$(BIN)/vcfctl sessions list --limit 5
 
-test: setup ## Run every test: unit, integration (throwaway cluster), pgTAP via pg_prove
-	$(BIN)/pytest
+test: setup ## Run every test in both profiles: default (unit, integration, pgTAP) then portable
+	$(BIN)/pytest --profile default
+	$(BIN)/pytest --profile portable tests/python/integration
+
+test-default: setup ## Unit, integration and pgTAP tests on the embedded cluster (both extensions)
+	$(BIN)/pytest --profile default
+
+test-portable: setup ## The integration tests on an RDS-like server (pg_tle, no plpython3u, TLS only)
+	$(BIN)/pytest --profile portable tests/python/integration
 
 lint: setup ## ruff and mypy --strict
-	$(BIN)/ruff check control tests benchmarks
-	$(BIN)/ruff format --check control tests benchmarks
+	$(BIN)/ruff check control tests benchmarks conftest.py
+	$(BIN)/ruff format --check control tests benchmarks conftest.py
 	$(BIN)/mypy
 	$(BIN)/mypy --strict benchmarks
 
