@@ -2,7 +2,7 @@
 
 Two profiles (``--profile``, or VCF_PG_LOADER_TEST_PROFILE): ``default``, the
 embedded cluster with both extensions (superuser on the Unix socket), and
-``portable``, an RDS-like server (tests/python/portable.py). Markers say what
+``portable``, an RDS-like server (tests/python/profiles.py). Markers say what
 a test needs beyond what both profiles have:
 
 * ``plpython``: the PL/Python companion (plpython3u): skipped in portable;
@@ -49,7 +49,7 @@ def cluster(home: Path, profile: str, tmp_path_factory: pytest.TempPathFactory) 
     """The server of the profile (profiles.DefaultServer or profiles.PortableServer)."""
     server = make_server(profile, home, tmp_path_factory.mktemp("server"))
     try:
-        server.start()
+        server.ensure_ready()
         yield server
     finally:
         server.destroy()
@@ -64,7 +64,7 @@ def new_server(profile: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         work = tmp_path_factory.mktemp("server")
         server = make_server(profile, home or work / "home", work)
         made.append(server)
-        server.start()
+        server.ensure_ready()
         return server
 
     yield make

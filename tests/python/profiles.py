@@ -1,6 +1,7 @@
 """The test profiles' servers: the embedded cluster (default), and one set up as AWS RDS is.
 
-Both classes offer the same interface to tests: ``start``, ``destroy``,
+Both classes offer the same interface to tests: ``ensure_ready`` (make and
+start the server, install the extension), ``destroy``,
 ``home``, ``data_dir``, ``log_file``, ``root``, ``socket_dir``, ``pid``,
 ``conninfo`` (the extension's owner), ``superuser_conninfo`` (the server's
 operator) and ``client_env`` (what vcfctl needs to reach the server).
@@ -113,9 +114,6 @@ class DefaultServer(EmbeddedCluster):
         super().__init__(home)
         self.work = work
 
-    def start(self) -> None:
-        self.ensure_ready()
-
     def superuser_conninfo(self, dbname: str = DATABASE) -> str:
         return self.conninfo(dbname)
 
@@ -217,12 +215,14 @@ class PortableServer:
 
     # -- life cycle --------------------------------------------------------
 
-    def start(self) -> None:
+    def ensure_ready(self) -> str:
+        """Make, configure and start the server, install the extension; the owner's conninfo."""
         self.cluster.init()
         self._configure()
         self.cluster.start()
         self._provider_setup()
         self._install_extension()
+        return self.conninfo()
 
     def destroy(self) -> None:
         self.cluster.destroy()
@@ -238,7 +238,7 @@ class PortableServer:
         write_server_file(self.data_dir / "server.key", key)
         with open(self.data_dir / "vcf_pg_loader.conf", "a") as fh:
             fh.write(
-                "# tests/python/portable.py: RDS-like\n"
+                "# tests/python/profiles.py: RDS-like\n"
                 "shared_preload_libraries = 'pg_tle'\n"
                 "ssl = on\n"
                 "ssl_cert_file = 'server.crt'\n"
