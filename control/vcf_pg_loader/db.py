@@ -299,7 +299,8 @@ def connect(settings: Settings, providers: KeyProvider | None = None) -> psycopg
         conn.close()
         raise DatabaseError(
             f"extension vcf_pg_loader is at version {row[0]}, vcfctl needs {EXTENSION_VERSION}",
-            hint="ALTER EXTENSION vcf_pg_loader UPDATE.",
+            hint="Upgrade it: vcfctl db upgrade, as the extension's owner (docs/architecture.md,"
+            " 'Upgrades'); or use the vcfctl of that version.",
         )
     pin_session_settings(conn)
     return conn

@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from . import EXTENSION_VERSION
+from . import tle
 from .config import Settings
 from .errors import DatabaseError, VcfPgError
 from .keys.local import create_master_key
@@ -271,15 +271,10 @@ class EmbeddedCluster:
                     f"cannot install the extensions: {exc.diag.message_primary}",
                     hint="Run 'make setup' (it installs the extension files).",
                 ) from None
-            row = conn.execute(
-                "SELECT extversion FROM pg_extension WHERE extname = 'vcf_pg_loader'"
-            ).fetchone()
-            if row is None or row[0] != EXTENSION_VERSION:
-                raise DatabaseError(
-                    f"extension vcf_pg_loader is at version {row[0] if row else None}, "
-                    f"vcfctl needs {EXTENSION_VERSION}",
-                    hint="Run 'make setup', then ALTER EXTENSION vcf_pg_loader UPDATE.",
-                )
+            # A cluster made by an older vcfctl: its upgrade scripts (installed
+            # by make setup) bring it to this version, in one transaction.
+            tle.upgrade(conn)
+            tle.upgrade_companion(conn)
             if self._providers.name == "local" and not self.master_key_file.exists():
                 self._refuse_new_master_key(conn)
                 create_master_key(self.master_key_file)

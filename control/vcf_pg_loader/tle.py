@@ -14,7 +14,8 @@ Two ways, both driven by ``vcfctl db install``:
   allows it) creates dblink first.
 
 The script is the build product of ``make -C extension``
-(``extension/vcf_pg_loader--<version>.sql``), found next to this package's
+(``extension/vcf_pg_loader--<version>.sql``; a released older version's is
+frozen in ``extension/released/``), found next to this package's
 sources: vcfctl is installed from a checkout (``make setup``, an editable
 install). It is not package data because it is generated from sql/ and a copy
 inside the package would go stale silently; ``--script`` names another file.
@@ -34,6 +35,7 @@ from . import EXTENSION_VERSION
 from .errors import DatabaseError, VcfPgError
 
 EXTENSION = "vcf_pg_loader"
+COMPANION = "vcf_pg_loader_plpython"
 SCHEMA = "vcf"
 REQUIRES = ("pgcrypto", "dblink")
 DESCRIPTION = "Load VCF files carrying PHI: encrypted staging, in-database ingest, audit trail"
@@ -41,6 +43,7 @@ PG_TLE_MIN = (1, 5, 0)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXTENSION_DIR = REPO_ROOT / "extension"
+RELEASED_DIR = EXTENSION_DIR / "released"
 SQL_DIR = REPO_ROOT / "sql"
 
 # psql's guard against running the script by hand: the only meta-command in it.
@@ -56,11 +59,22 @@ class InstallResult:
 
 
 def script_path(version: str = EXTENSION_VERSION, explicit: Path | None = None) -> Path:
-    """The built install script; refused when missing or older than its sources."""
+    """The install script of version: built (refused when missing or older than its
+    sources) for the current version, frozen in extension/released/ for an older one."""
     if explicit is not None:
         if not explicit.is_file():
             raise VcfPgError(f"install script {explicit} does not exist")
         return explicit
+    if version != EXTENSION_VERSION:
+        frozen = RELEASED_DIR / f"{EXTENSION}--{version}.sql"
+        if not frozen.is_file():
+            known = sorted(p.name for p in RELEASED_DIR.glob(f"{EXTENSION}--*.sql"))
+            raise VcfPgError(
+                f"no released install script for {EXTENSION} {version}",
+                hint=f"Released: {', '.join(known) or 'none'} (in {RELEASED_DIR});"
+                f" the current version is {EXTENSION_VERSION}.",
+            )
+        return frozen
     path = EXTENSION_DIR / f"{EXTENSION}--{version}.sql"
     if not path.is_file():
         raise VcfPgError(
@@ -273,6 +287,7 @@ def choose_via(conn: psycopg.Connection[Any]) -> str:
     return "files"
 
 
+_FILES_HINT = "Run 'make setup' on the server: it installs the upgrade scripts."
 _STEP = re.compile(rf"^{EXTENSION}--(.+?)--(.+)\.sql$")
 
 
@@ -368,6 +383,42 @@ def upgrade(
         raise DatabaseError(
             f"cannot upgrade {EXTENSION} from {current} to {target} via {via}:"
             f" {exc.diag.message_primary or exc}",
-            hint=exc.diag.message_hint,
+            hint=exc.diag.message_hint
+            or (
+                "Run 'make setup' on the server: it installs the upgrade scripts."
+                if via == "files"
+                else None
+            ),
         ) from None
     return via, current, target
+
+
+def upgrade_companion(conn: psycopg.Connection[Any]) -> tuple[str, str] | None:
+    """ALTER EXTENSION vcf_pg_loader_plpython UPDATE to the server's default version.
+
+    The companion exists only where its files do (plpython3u is never on RDS),
+    so this is the files route. Returns (from, to), or None when it is not
+    installed or already at the default version.
+    """
+    row = conn.execute(
+        "SELECT e.extversion, a.default_version FROM pg_catalog.pg_extension e"
+        " JOIN pg_catalog.pg_available_extensions a ON a.name = e.extname"
+        " WHERE e.extname = %s",
+        (COMPANION,),
+    ).fetchone()
+    if row is None or row[0] == row[1]:
+        return None
+    try:
+        conn.execute(
+            psycopg.sql.SQL("ALTER EXTENSION {} UPDATE TO {}").format(
+                psycopg.sql.Identifier(COMPANION), psycopg.sql.Literal(row[1])
+            )
+        )
+    except psycopg.Error as exc:
+        raise DatabaseError(
+            f"cannot upgrade {COMPANION} from {row[0]} to {row[1]}:"
+            f" {exc.diag.message_primary or exc}",
+            hint=exc.diag.message_hint
+            or "Run 'make setup' on the server (it installs the upgrade scripts).",
+        ) from None
+    return str(row[0]), str(row[1])

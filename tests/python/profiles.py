@@ -59,6 +59,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from tls_certs import ca_pem, make_ca, make_server_cert, write_server_file
+from vcf_pg_loader import EXTENSION_VERSION, tle
 from vcf_pg_loader.embedded import DATABASE, SUPERUSER, EmbeddedCluster, pg_bindir
 
 PROJECT_ROLES = ("vcf_loader", "vcf_phi_reader", "vcf_key_admin", "vcf_auditor", "vcf_analyst")
@@ -120,13 +121,20 @@ class DefaultServer(EmbeddedCluster):
     def client_env(self) -> dict[str, str]:
         return {}
 
-    def create_database(self, name: str, *, extension: bool = True) -> str:
-        """A new database (with vcf_pg_loader unless extension=False); its conninfo."""
+    def create_database(
+        self, name: str, *, extension: bool = True, version: str | None = None
+    ) -> str:
+        """A new database (with vcf_pg_loader, at version or the current one, unless
+        extension=False); its conninfo."""
         with psycopg.connect(self.conninfo("postgres"), autocommit=True) as c:
             c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         if extension:
             with psycopg.connect(self.conninfo(name), autocommit=True) as c:
-                c.execute("CREATE EXTENSION vcf_pg_loader CASCADE")
+                c.execute(
+                    sql.SQL("CREATE EXTENSION vcf_pg_loader VERSION {} CASCADE").format(
+                        sql.Literal(version or EXTENSION_VERSION)
+                    )
+                )
         return self.conninfo(name)
 
     def drop_database(self, name: str) -> None:
@@ -317,12 +325,20 @@ class PortableServer:
                 ).format(sql.Identifier(ADMIN), sql.Literal(ADMIN), sql.Literal(PASSWORD))
             )
 
-    def create_database(self, name: str, *, extension: bool = True) -> str:
+    def create_database(
+        self, name: str, *, extension: bool = True, version: str | None = None
+    ) -> str:
         """A new database as RDS gives it (pg_tle, dblink), with vcf_pg_loader unless
-        extension=False (installed by vcfctl db install --via pg_tle); its conninfo."""
+        extension=False (installed by vcfctl db install --via pg_tle, or at an older
+        released version by tle.install with its frozen script); its conninfo."""
         self._database_setup(name)
         if extension:
-            self._vcfctl(name, "db", "install", "--via", "pg_tle")
+            if version is None or version == EXTENSION_VERSION:
+                self._vcfctl(name, "db", "install", "--via", "pg_tle")
+            else:
+                script = tle.load_script(tle.script_path(version))
+                with psycopg.connect(self.conninfo(name), autocommit=True) as c:
+                    tle.install(c, "pg_tle", script=script, version=version)
             self._audit_loopback(name)
         return self.conninfo(name)
 

@@ -141,14 +141,21 @@ def install(app: AppContext, via: str, script: Path | None) -> None:
 def upgrade(app: AppContext, scripts_dir: Path | None) -> None:
     """Upgrade the extension in the configured database to this vcfctl's version.
 
-    Installed through pg_tle: the upgrade scripts and the new version's install script
-    are registered first (pgtle.install_update_path), then ALTER EXTENSION ... UPDATE.
+    Runs the hand-written upgrade scripts (ALTER EXTENSION ... UPDATE), in one
+    transaction, as the extension's owner; the audit trail records it
+    (action extension_update). Installed through pg_tle: the upgrade scripts and the
+    new version's install script are registered first (pgtle.install_update_path).
+    Installed from files: run 'make setup' on the server first (it installs the
+    scripts); the PL/Python companion, where it is installed, is upgraded too.
+    The embedded cluster upgrades itself when it starts.
+
+    Example: vcfctl --db 'host=db.example.org dbname=genomics user=admin' db upgrade
     """
     settings = app.settings
     if settings.embedded:
         raise VcfPgError(
             "'vcfctl db upgrade' upgrades a configured database (--db or VCF_PG_LOADER_DB_URL)",
-            hint="For the embedded cluster: make setup, then vcfctl db start.",
+            hint="The embedded cluster upgrades itself: make setup, then vcfctl db start.",
         )
     try:
         conn = psycopg.connect(**connection_params(settings, app.provider()), autocommit=True)
@@ -164,7 +171,10 @@ def upgrade(app: AppContext, scripts_dir: Path | None) -> None:
         via, old, new = tle.upgrade(
             conn, scripts_dir=scripts_dir or tle.EXTENSION_DIR, full_script=full
         )
+        companion = tle.upgrade_companion(conn) if via == "files" else None
     if old == new:
         click.echo(f"already at: {tle.EXTENSION} {new}")
     else:
         click.echo(f"upgraded: {tle.EXTENSION} {old} -> {new} (via {via})")
+    if companion is not None:
+        click.echo(f"upgraded: {tle.COMPANION} {companion[0]} -> {companion[1]} (via files)")

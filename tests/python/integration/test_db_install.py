@@ -8,6 +8,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from vcf_pg_loader import EXTENSION_VERSION
+
 pytestmark = pytest.mark.extension_files
 
 
@@ -18,7 +20,7 @@ def test_install_from_the_servers_files(conn: psycopg.Connection[Any], vcfctl: A
         url = make_conninfo(conn.info.dsn, dbname="files_install")
         out = vcfctl("db", "install", env={"VCF_PG_LOADER_DB_URL": url})
         assert out.returncode == 0, out.stderr
-        assert "installed: vcf_pg_loader 0.1.0 (via files)" in out.stdout
+        assert f"installed: vcf_pg_loader {EXTENSION_VERSION} (via files)" in out.stdout
         again = vcfctl("db", "install", "--via", "files", env={"VCF_PG_LOADER_DB_URL": url})
         assert again.returncode == 0 and "already installed" in again.stdout, again.stderr
         refused = vcfctl("db", "install", "--via", "pg_tle", env={"VCF_PG_LOADER_DB_URL": url})

@@ -11,6 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from vcf_pg_loader import EXTENSION_VERSION
+
 pytestmark = pytest.mark.embedded
 
 
@@ -36,7 +38,7 @@ def test_db_url_works_with_psql(vcfctl: Any) -> None:
         text=True,
         check=True,
     )
-    assert out.stdout.strip() == "0.1.0"
+    assert out.stdout.strip() == EXTENSION_VERSION
 
 
 def test_socket_only_and_not_root(conn: psycopg.Connection[Any], cluster: Any) -> None:
@@ -98,5 +100,30 @@ def test_stop_and_restart_on_demand(tmp_path: Path) -> None:
                 "SELECT count(*) FROM vcf.data_keys WHERE purpose = 'phi'"
             ).fetchone()
             assert row == (1,)
+    finally:
+        c.destroy()
+
+
+def test_a_cluster_of_the_previous_release_upgrades_itself(tmp_path: Path) -> None:
+    """A cluster made by vcfctl 0.1.0 is brought to this version when it next starts."""
+    from psycopg import sql
+
+    from vcf_pg_loader.embedded import DATABASE, EmbeddedCluster
+
+    c = EmbeddedCluster(tmp_path / "h")
+    try:
+        c.start()
+        with psycopg.connect(c.conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+        with psycopg.connect(c.conninfo(), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION vcf_pg_loader VERSION '0.1.0' CASCADE")
+            conn.execute("CREATE EXTENSION vcf_pg_loader_plpython CASCADE")
+        with psycopg.connect(c.ensure_ready()) as conn:
+            assert conn.execute(
+                "SELECT extversion FROM pg_extension WHERE extname = 'vcf_pg_loader'"
+            ).fetchone() == (EXTENSION_VERSION,)
+            assert conn.execute(
+                "SELECT count(*) FROM vcf.audit_log WHERE action = 'extension_update'"
+            ).fetchone() == (1,)
     finally:
         c.destroy()

@@ -36,7 +36,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from conftest import DATA
-from vcf_pg_loader import tle
+from vcf_pg_loader import EXTENSION_VERSION, tle
 from vcf_pg_loader.embedded import DATABASE, SUPERUSER, EmbeddedCluster, pg_bindir
 
 ADMIN = "rds_admin"
@@ -210,7 +210,7 @@ def test_install_through_pg_tle_as_a_non_superuser(rds: Rds, vcfctl: Any) -> Non
 
     out = vcfctl("db", "install", "--via", "pg_tle", env=rds.env())
     assert out.returncode == 0, out.stderr
-    assert "installed: vcf_pg_loader 0.1.0 (via pg_tle)" in out.stdout
+    assert f"installed: vcf_pg_loader {EXTENSION_VERSION} (via pg_tle)" in out.stdout
 
     with rds.superuser() as c:
         ext = c.execute(
@@ -218,7 +218,7 @@ def test_install_through_pg_tle_as_a_non_superuser(rds: Rds, vcfctl: Any) -> Non
             " JOIN pg_roles r ON r.oid = e.extowner JOIN pg_namespace n ON n.oid = e.extnamespace"
             " WHERE e.extname = 'vcf_pg_loader'"
         ).fetchone()
-        assert ext == ("0.1.0", ADMIN, "vcf")
+        assert ext == (EXTENSION_VERSION, ADMIN, "vcf")
         # the project's roles exist, made by a role with CREATEROLE only
         roles = c.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'vcf\\_%'").fetchone()
         assert roles is not None and roles[0] >= 5
@@ -327,11 +327,13 @@ def test_refused_without_pg_tle(rds: Rds, vcfctl: Any) -> None:
         ).fetchone() == (0,)
 
 
-def test_upgrade_through_pg_tle(rds: Rds, vcfctl: Any, tmp_path: Path) -> None:
-    """An install at an older version, upgraded by vcfctl db upgrade with an upgrade script.
+def test_upgrade_through_pg_tle(rds: Rds, vcfctl: Any) -> None:
+    """The previous release installed through pg_tle, upgraded by vcfctl db upgrade.
 
-    The repository has one version so far: the older one is the same script
-    registered as 0.0.9, and the upgrade script changes one comment.
+    The upgrade script and this version's install script are registered by a
+    non-superuser, and the new version becomes pg_tle's default (a later
+    CREATE EXTENSION gets it). tests/python/integration/test_upgrade.py checks
+    that the result equals a fresh install.
     """
     with rds.superuser("postgres") as c:
         c.execute(f"CREATE DATABASE upgrade_db OWNER {ADMIN}")
@@ -339,32 +341,32 @@ def test_upgrade_through_pg_tle(rds: Rds, vcfctl: Any, tmp_path: Path) -> None:
         c.execute("CREATE EXTENSION pg_tle")
         c.execute("CREATE EXTENSION dblink")
     url = make_conninfo(rds.url(), dbname="upgrade_db")
-    script = tle.load_script(tle.script_path())
+    script = tle.load_script(tle.script_path("0.1.0"))
     with psycopg.connect(url, password=PASSWORD, autocommit=True) as c:
-        assert tle.install(c, "pg_tle", script=script, version="0.0.9").created
-    (tmp_path / "vcf_pg_loader--0.0.9--0.1.0.sql").write_text(
-        '\\echo Use "ALTER EXTENSION vcf_pg_loader UPDATE" to load this file. \\quit\n'
-        "COMMENT ON SCHEMA @extschema@ IS 'vcf_pg_loader 0.1.0';\n"
-    )
+        assert tle.install(c, "pg_tle", script=script, version="0.1.0").created
     env = {**rds.env(), "VCF_PG_LOADER_DB_URL": url}
     stale = vcfctl("keys", "list", env=env)
-    assert stale.returncode == 4 and "ALTER EXTENSION" in stale.stderr, stale.stderr
-    out = vcfctl("db", "upgrade", "--scripts-dir", str(tmp_path), env=env)
+    assert stale.returncode == 4 and "vcfctl db upgrade" in stale.stderr, stale.stderr
+    out = vcfctl("db", "upgrade", env=env)
     assert out.returncode == 0, out.stderr
-    assert "upgraded: vcf_pg_loader 0.0.9 -> 0.1.0 (via pg_tle)" in out.stdout
+    assert f"upgraded: vcf_pg_loader 0.1.0 -> {EXTENSION_VERSION} (via pg_tle)" in out.stdout
     with psycopg.connect(url, password=PASSWORD, autocommit=True) as c:
         assert c.execute(
             "SELECT extversion FROM pg_extension WHERE extname = 'vcf_pg_loader'"
-        ).fetchone() == ("0.1.0",)
-        assert c.execute("SELECT obj_description('vcf'::regnamespace)").fetchone() == (
-            "vcf_pg_loader 0.1.0",
-        )
+        ).fetchone() == (EXTENSION_VERSION,)
+        paths = c.execute(
+            "SELECT source, target FROM pgtle.extension_update_paths('vcf_pg_loader')"
+            " WHERE path IS NOT NULL"
+        ).fetchall()
+        assert ("0.1.0", EXTENSION_VERSION) in paths
         default = c.execute(
             "SELECT default_version FROM pgtle.available_extensions() WHERE name = 'vcf_pg_loader'"
         ).fetchone()
-        assert default == ("0.1.0",)
-    again = vcfctl("db", "upgrade", "--scripts-dir", str(tmp_path), env=env)
-    assert again.returncode == 0 and "already at: vcf_pg_loader 0.1.0" in again.stdout
+        assert default == (EXTENSION_VERSION,)
+    again = vcfctl("db", "upgrade", env=env)
+    assert (
+        again.returncode == 0 and f"already at: vcf_pg_loader {EXTENSION_VERSION}" in again.stdout
+    )
     missing = make_conninfo(rds.url(), dbname="postgres")
     nothing = vcfctl("db", "upgrade", env={**rds.env(), "VCF_PG_LOADER_DB_URL": missing})
     assert nothing.returncode == 4 and "vcfctl db install" in nothing.stderr

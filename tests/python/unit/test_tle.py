@@ -35,7 +35,17 @@ def test_the_built_script_loads() -> None:
     assert "\\quit" not in text and "CREATE FUNCTION @extschema@._audit_loopback" in text
 
 
-def test_missing_script_says_how_to_build_it() -> None:
+def test_missing_script_says_how_to_build_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tle, "EXTENSION_DIR", tmp_path)
     with pytest.raises(VcfPgError) as missing:
-        tle.script_path("0.0.0-never")
+        tle.script_path(EXTENSION_VERSION)
     assert missing.value.hint is not None and "make -C extension" in missing.value.hint
+
+
+def test_an_older_version_comes_from_the_frozen_release() -> None:
+    assert tle.script_path("0.1.0") == tle.RELEASED_DIR / "vcf_pg_loader--0.1.0.sql"
+    with pytest.raises(VcfPgError) as unknown:
+        tle.script_path("0.0.0-never")
+    assert unknown.value.hint is not None and "0.1.0" in unknown.value.hint
