@@ -300,7 +300,7 @@ def connect(settings: Settings, providers: KeyProvider | None = None) -> psycopg
         raise DatabaseError(
             f"extension vcf_pg_loader is at version {row[0]}, vcfctl needs {EXTENSION_VERSION}",
             hint="Upgrade it: vcfctl db upgrade, as the extension's owner (docs/architecture.md,"
-            " 'Upgrades'); or use the vcfctl of that version.",
+            " 'Upgrades and releases'); or use the vcfctl of that version.",
         )
     pin_session_settings(conn)
     return conn

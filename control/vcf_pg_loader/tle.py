@@ -383,12 +383,7 @@ def upgrade(
         raise DatabaseError(
             f"cannot upgrade {EXTENSION} from {current} to {target} via {via}:"
             f" {exc.diag.message_primary or exc}",
-            hint=exc.diag.message_hint
-            or (
-                "Run 'make setup' on the server: it installs the upgrade scripts."
-                if via == "files"
-                else None
-            ),
+            hint=exc.diag.message_hint or (_FILES_HINT if via == "files" else None),
         ) from None
     return via, current, target
 
@@ -418,7 +413,6 @@ def upgrade_companion(conn: psycopg.Connection[Any]) -> tuple[str, str] | None:
         raise DatabaseError(
             f"cannot upgrade {COMPANION} from {row[0]} to {row[1]}:"
             f" {exc.diag.message_primary or exc}",
-            hint=exc.diag.message_hint
-            or "Run 'make setup' on the server (it installs the upgrade scripts).",
+            hint=exc.diag.message_hint or _FILES_HINT,
         ) from None
     return str(row[0]), str(row[1])
