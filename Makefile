@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help setup os-packages extension pg-tle demo test test-default test-portable lint bench bench-rotation bench-samples clean
+.PHONY: help setup os-packages extension pg-tle demo test test-default test-portable lint bench bench-plans bench-rotation bench-samples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ lint: setup ## ruff and mypy --strict
 
 bench: setup ## Throughput of stage and ingest against a raw COPY, in one run
 	$(BIN)/python -m benchmarks.run
+
+bench-plans: setup ## Ingest time with misleading statistics on vcf.variants (ANALYZE during a load, stale, 2M variants), both engines
+	$(BIN)/python -m benchmarks.plan_cliff
 
 bench-rotation: setup ## PHI key rotation throughput against a raw COPY of the same values
 	$(BIN)/python -m benchmarks.rotation

@@ -8,6 +8,12 @@ AS $$
 DECLARE
     v_bad record;
     v_nsamples integer := cardinality(p_sample_ids);
+    v_chrom    text[];
+    v_pos      integer[];
+    v_ref      text[];
+    v_alt      text[];
+    v_key      bytea[];
+    v_ids      bigint[];
 BEGIN
     -- The portable engine: parses the data lines of one decrypted block
     -- set-based (a few statements per block, not one call per line) and
@@ -161,12 +167,26 @@ BEGIN
                             WHERE a.x <> '.' AND NOT (a.x ~ '^[0-9]{1,9}$' AND a.x::integer <= it.k))) AS w
      ORDER BY w.line_no, w.sample, w.ord, w.code;
 
-    INSERT INTO @extschema@.variants AS v (chrom, pos, ref, alt, allele_key)
-    SELECT l.f[1], l.f[2]::integer, l.f[4], a.alt, @extschema@._allele_key(l.f[4], a.alt)
+    -- the block's alleles in (record, ALT) order, then the new ones into the
+    -- shared table and the ids of all from vcf._variant_ids: index probes
+    -- whatever the statistics of vcf.variants say (no join here could
+    -- become a hash of the whole table)
+    SELECT array_agg(l.f[1] ORDER BY l.record_no, a.n),
+           array_agg(l.f[2]::integer ORDER BY l.record_no, a.n),
+           array_agg(l.f[4] ORDER BY l.record_no, a.n),
+           array_agg(a.alt ORDER BY l.record_no, a.n),
+           array_agg(@extschema@._allele_key(l.f[4], a.alt) ORDER BY l.record_no, a.n)
+      INTO v_chrom, v_pos, v_ref, v_alt, v_key
       FROM pg_temp.vcf_ingest_lines l
-     CROSS JOIN LATERAL unnest(l.alts) AS a(alt)
+     CROSS JOIN LATERAL unnest(l.alts) WITH ORDINALITY AS a(alt, n);
+    INSERT INTO @extschema@.variants AS v (chrom, pos, ref, alt, allele_key)
+    SELECT u.chrom, u.pos, u.ref, u.alt, u.allele_key
+      FROM unnest(v_chrom, v_pos, v_ref, v_alt, v_key) AS u(chrom, pos, ref, alt, allele_key)
      ORDER BY 1, 2, 5
         ON CONFLICT ON CONSTRAINT variants_site_alleles_unique DO NOTHING;
+    v_ids := @extschema@._variant_ids(v_chrom, v_pos, v_key);
+    v_ref := NULL;
+    v_alt := NULL;
 
     INSERT INTO @extschema@.record_lines (session_id, record_no, line_no, line)
     SELECT p_session_id, l.record_no, l.line_no, l.line FROM pg_temp.vcf_ingest_lines l;
@@ -208,17 +228,16 @@ BEGIN
     ANALYZE pg_temp.vcf_ingest_values;
     INSERT INTO @extschema@.records
            (session_id, record_no, alt_no, variant_id, id, qual, filter, info, alts)
-    SELECT p_session_id, l.record_no, a.n, v.variant_id,
+    SELECT p_session_id, l.record_no, a.n, v_ids[(l.alleles_before + a.n)::integer],
            NULLIF(l.f[3], '.'),
            CASE WHEN l.f[6] <> '.' THEN l.f[6]::double precision END,
            CASE WHEN l.f[7] <> '.' THEN string_to_array(l.f[7], ';') END,
            iv.info,
            l.alts
-      FROM pg_temp.vcf_ingest_lines l
+      FROM (SELECT x.*, sum(cardinality(x.alts)) OVER (ORDER BY x.record_no)
+                        - cardinality(x.alts) AS alleles_before
+              FROM pg_temp.vcf_ingest_lines x) AS l
      CROSS JOIN LATERAL unnest(l.alts) WITH ORDINALITY AS a(alt, n)
-      JOIN @extschema@.variants v
-        ON v.chrom = l.f[1] AND v.pos = l.f[2]::integer
-       AND v.allele_key = @extschema@._allele_key(l.f[4], a.alt)
       LEFT JOIN (SELECT x.record_no, x.alt_no, jsonb_object_agg(x.key, x.value ORDER BY x.ord) AS info
                    FROM pg_temp.vcf_ingest_values x WHERE x.sample = 0
                   GROUP BY x.record_no, x.alt_no) AS iv

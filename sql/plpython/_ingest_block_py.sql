@@ -142,21 +142,23 @@ if st is None:
     # site fields go once per record ($6-$12), not once per ALT row: a line
     # with K alleles would send K copies (over the 1 GB array limit near
     # 32767 alleles); only the allele key and the sliced INFO are per ALT
+    # the ids of a block's alleles, by index probes whatever the statistics
+    # of vcf.variants (vcf._variant_ids), in the order of the variants rows
+    st["variant_ids"] = plpy.prepare(
+        "SELECT " + ext + "._variant_ids($1, $2, $3) AS ids", ["text[]", "integer[]", "bytea[]"])
     st["records"] = plpy.prepare(
         "INSERT INTO " + ext + ".records"
         " (session_id, record_no, alt_no, variant_id, id, qual, filter, info, alts)"
-        " SELECT $1, u.record_no, u.alt_no, v.variant_id, nullif(s.id, '.'),"
+        " SELECT $1, u.record_no, u.alt_no, u.variant_id, nullif(s.id, '.'),"
         "        CASE WHEN s.qual <> '.' THEN s.qual::double precision END,"
         "        CASE WHEN s.filter <> '.' THEN string_to_array(s.filter, ';') END,"
         "        u.info::jsonb, string_to_array(s.alts, ',')"
-        " FROM unnest($2::bigint[], $3::smallint[], $4::bytea[], $5::text[])"
-        "      AS u(record_no, alt_no, allele_key, info)"
+        " FROM unnest($2::bigint[], $3::smallint[], $4::bigint[], $5::text[])"
+        "      AS u(record_no, alt_no, variant_id, info)"
         " JOIN unnest($6::bigint[], $7::text[], $8::integer[], $9::text[], $10::text[],"
         "             $11::text[], $12::text[])"
-        "      AS s(record_no, chrom, pos, id, qual, filter, alts) ON s.record_no = u.record_no"
-        " JOIN " + ext + ".variants v"
-        "   ON v.chrom = s.chrom AND v.pos = s.pos AND v.allele_key = u.allele_key",
-        ["uuid", "bigint[]", "smallint[]", "bytea[]", "text[]",
+        "      AS s(record_no, chrom, pos, id, qual, filter, alts) ON s.record_no = u.record_no",
+        ["uuid", "bigint[]", "smallint[]", "bigint[]", "text[]",
          "bigint[]", "text[]", "integer[]", "text[]", "text[]", "text[]", "text[]"])
     # calls rows come in (record, ALT, sample) order: record_no and alt_no
     # are those of the records rows ($2, $3), one per $5 samples
@@ -553,7 +555,7 @@ nsamples = len(sample_ids)
 ncols = p_columns
 v_rows = []   # chrom, pos, ref, alt, allele_key
 l_rows = []   # record_no, line_no, line
-r_rows = []   # record_no, alt_no, allele_key, info (per ALT)
+r_rows = []   # record_no, alt_no, allele_key (then variant_id), info (per ALT)
 s_rows = []   # record_no, chrom, pos, id, qual, filter, alts (per record)
 c_rows = []   # gt, phased, gq, dp, ad, pl, fmt, by record, ALT, sample
 by_sample = []
@@ -654,9 +656,11 @@ if warn:
 o_variants = 0
 o_calls = 0
 if n_records:
-    plpy.execute(st["variants"], [list(c) for c in zip(*v_rows)])
+    v_cols = [list(c) for c in zip(*v_rows)]
+    plpy.execute(st["variants"], v_cols)
     plpy.execute(st["record_lines"], [session_id] + [list(c) for c in zip(*l_rows)])
     r_cols = [list(c) for c in zip(*r_rows)]
+    r_cols[2] = plpy.execute(st["variant_ids"], [v_cols[0], v_cols[1], v_cols[4]])[0]["ids"]
     o_variants = plpy.execute(st["records"], [session_id] + r_cols
                               + [list(c) for c in zip(*s_rows)]).nrows()
     if c_rows:

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from vcf_pg_loader import EXTENSION_VERSION
+from vcf_pg_loader import EXTENSION_VERSION, tle
 
 pytestmark = pytest.mark.embedded
 
@@ -117,13 +117,25 @@ def test_a_cluster_of_the_previous_release_upgrades_itself(tmp_path: Path) -> No
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
         with psycopg.connect(c.conninfo(), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION vcf_pg_loader VERSION '0.1.0' CASCADE")
-            conn.execute("CREATE EXTENSION vcf_pg_loader_plpython CASCADE")
+            conn.execute("CREATE EXTENSION vcf_pg_loader_plpython VERSION '0.1.0' CASCADE")
         with psycopg.connect(c.ensure_ready()) as conn:
+            versions = dict(
+                conn.execute(
+                    "SELECT e.extname, e.extversion = a.default_version FROM pg_extension e"
+                    " JOIN pg_available_extensions a ON a.name = e.extname"
+                    " WHERE e.extname LIKE 'vcf_pg_loader%'"
+                ).fetchall()
+            )
+            assert versions == {"vcf_pg_loader": True, "vcf_pg_loader_plpython": True}
             assert conn.execute(
                 "SELECT extversion FROM pg_extension WHERE extname = 'vcf_pg_loader'"
             ).fetchone() == (EXTENSION_VERSION,)
-            assert conn.execute(
-                "SELECT count(*) FROM vcf.audit_log WHERE action = 'extension_update'"
-            ).fetchone() == (1,)
+            steps = tle.upgrade_steps("0.1.0", EXTENSION_VERSION, tle.EXTENSION_DIR)
+            rows = conn.execute(
+                "SELECT target, details->>'from', details->>'to' FROM vcf.audit_log"
+                " WHERE action = 'extension_update' ORDER BY audit_id"
+            ).fetchall()
+            assert rows[:-1] == [(tle.EXTENSION, a, b) for a, b, _ in steps]
+            assert rows[-1][:2] == (tle.COMPANION, "0.1.0")
     finally:
         c.destroy()

@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from conftest import DATA
@@ -35,6 +36,7 @@ from vcf_pg_loader.keys.registry import init_phi_key
 from vcf_pg_loader.staging import stage_file
 
 PREVIOUS = "0.1.0"
+PREVIOUS_COMPANION = "0.1.0"  # the companion version released with PREVIOUS
 
 
 def test_the_upgrade_chain_reaches_this_version() -> None:
@@ -42,11 +44,13 @@ def test_the_upgrade_chain_reaches_this_version() -> None:
     assert steps[0][0] == PREVIOUS and steps[-1][1] == EXTENSION_VERSION
 
 
-def _companion(profile: str, conninfo: str) -> None:
-    """The PL/Python companion, where the profile's server has plpython3u."""
+def _companion(profile: str, conninfo: str, version: str | None = None) -> None:
+    """The PL/Python companion (at version, or its default), where the profile's
+    server has plpython3u."""
     if profile == "default":
         with psycopg.connect(conninfo, autocommit=True) as c:
-            c.execute("CREATE EXTENSION vcf_pg_loader_plpython CASCADE")
+            at = sql.SQL(" VERSION {}").format(sql.Literal(version)) if version else sql.SQL("")
+            c.execute(sql.SQL("CREATE EXTENSION vcf_pg_loader_plpython{} CASCADE").format(at))
 
 
 def _load_before_upgrade(conninfo: str, home: Path) -> uuid.UUID:
@@ -77,7 +81,7 @@ def databases(cluster: Any, profile: str) -> Iterator[tuple[str, str]]:
     fresh = cluster.create_database(names[0])
     old = cluster.create_database(names[1], version=PREVIOUS)
     _companion(profile, fresh)
-    _companion(profile, old)
+    _companion(profile, old, PREVIOUS_COMPANION)
     yield fresh, old
     for name in names:
         cluster.drop_database(name)
@@ -128,8 +132,25 @@ def test_upgrade_equals_a_fresh_install_and_keeps_the_data(
     with psycopg.connect(old, autocommit=True) as c:
         rows = c.execute(
             "SELECT target, succeeded, details FROM vcf.audit_log WHERE action = 'extension_update'"
+            " ORDER BY audit_id"
         ).fetchall()
-        assert rows == [("vcf_pg_loader", True, {"from": PREVIOUS, "to": EXTENSION_VERSION})]
+        # one row per step of the chain, and the companion's where it is installed
+        steps = tle.upgrade_steps(PREVIOUS, EXTENSION_VERSION, tle.EXTENSION_DIR)
+        expected_rows = [("vcf_pg_loader", True, {"from": a, "to": b}) for a, b, _ in steps]
+        if profile == "default":
+            current = c.execute(
+                "SELECT default_version FROM pg_available_extensions WHERE name = %s",
+                (tle.COMPANION,),
+            ).fetchone()
+            assert current is not None
+            expected_rows.append(
+                (tle.COMPANION, True, {"from": PREVIOUS_COMPANION, "to": current[0]})
+            )
+        assert rows == expected_rows
+        # 0.3.0's lookup of variant ids, which both engines use
+        assert c.execute(
+            "SELECT to_regprocedure('vcf._variant_ids(text[], integer[], bytea[])') IS NOT NULL"
+        ).fetchone() == (True,)
         # 0.2.0's VP009 function replaced 0.1.0's
         assert c.execute("SELECT to_regprocedure('vcf._cleartext_tcp()')").fetchone() == (None,)
         assert c.execute("SELECT refused FROM vcf._transport_refusal()").fetchone() == (
