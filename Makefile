@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help setup os-packages extension pg-tle demo test test-default test-portable lint bench bench-plans bench-rotation bench-samples clean
+.PHONY: help setup os-packages extension pg-tle demo test test-default test-portable lint bench bench-peer bench-plans bench-rotation bench-samples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -64,8 +64,11 @@ lint: setup ## ruff and mypy --strict
 	$(BIN)/mypy
 	$(BIN)/mypy --strict benchmarks
 
-bench: setup ## Throughput of stage and ingest against a raw COPY, in one run
+bench: setup ## Stage, ingest and load per engine against a raw COPY of the lines and a COPY of the rows, memory and storage; 3 shapes
 	$(BIN)/python -m benchmarks.run
+
+bench-peer: setup ## The same 200,000-record file through vcf-pg-loader 0.5.4 (PyPI, own venv, TCP) and vcfctl load
+	$(BIN)/python -m benchmarks.peer
 
 bench-plans: setup ## Ingest time with misleading statistics on vcf.variants (ANALYZE during a load, stale, 2M variants), both engines
 	$(BIN)/python -m benchmarks.plan_cliff

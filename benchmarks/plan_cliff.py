@@ -19,16 +19,15 @@ versions, in the same run, for a before and after. The test
 times are here.
 
     python -m benchmarks.plan_cliff [--records N] [--samples N] [--existing-variants N]
-        [--engine plpython|plpgsql] [--compare-version V --compare-companion W] [--json]
+        [--engine plpython|plpgsql] [--scenario analyze|stale|existing]
+        [--compare-version V --compare-companion W] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -46,7 +45,8 @@ from vcf_pg_loader.keys.local import LocalMasterKey
 from vcf_pg_loader.keys.registry import init_phi_key
 from vcf_pg_loader.staging import stage_file
 
-from .run import PRELOAD_CHROM, in_throwaway_dirs, log, source_version
+from .background import repeating
+from .run import PRELOAD_CHROM, log, report_main, source_version
 from .synth import SyntheticFiles, round_file, write_files
 
 Conn = psycopg.Connection[Any]
@@ -111,50 +111,45 @@ class Database:
 @contextmanager
 def analyzing(conninfo: str) -> Iterator[list[int]]:
     """ANALYZE vcf.variants over and over on another connection until the block ends."""
-    done = threading.Event()
-    count = [0]
-
-    def loop() -> None:
-        with psycopg.connect(conninfo, autocommit=True) as other:
-            while not done.is_set():
-                other.execute("ANALYZE vcf.variants")
-                count[0] += 1
-                done.wait(_ANALYZE_PAUSE_S)
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
+    with (
+        psycopg.connect(conninfo, autocommit=True) as other,
+        repeating(lambda: other.execute("ANALYZE vcf.variants"), _ANALYZE_PAUSE_S) as count,
+    ):
         yield count
-    finally:
-        done.set()
-        thread.join()
 
 
 def run_scenarios(
-    db: Database, conninfo: str, version: str, engines: Sequence[str], existing: int
+    db: Database, conninfo: str, version: str, args: argparse.Namespace
 ) -> list[Result]:
+    """clean, then the chosen scenarios, for each engine."""
     results: list[Result] = []
+    chosen = args.scenario
 
     def record(engine: str, scenario: str, seconds: float) -> None:
         results.append(Result(version, engine, scenario, seconds))
         log(f"{version} {engine} {scenario}: {seconds:.2f} s")
 
-    for engine in engines:
+    for engine in args.engine:
         db.empty()
         record(engine, "clean", db.ingest(engine))
+        if "analyze" in chosen:
+            db.empty()
+            with analyzing(conninfo) as count:
+                seconds = db.ingest(engine)
+            log(f"  ({count[0]} ANALYZE runs during that ingest)")
+            record(engine, "analyze", seconds)
+        if "stale" in chosen:
+            db.empty()
+            db.ingest(engine)  # a full table ...
+            db.conn.execute("ANALYZE vcf.variants")  # ... its statistics ...
+            db.conn.execute(f"TRUNCATE {_WRITTEN}, vcf.variants")  # ... and it is empty
+            record(engine, "stale", db.ingest(engine))
+    if "existing" in chosen:
         db.empty()
-        with analyzing(conninfo) as count:
-            seconds = db.ingest(engine)
-        log(f"  ({count[0]} ANALYZE runs during that ingest)")
-        record(engine, "analyze", seconds)
-        db.conn.execute("ANALYZE vcf.variants")  # statistics of a full table ...
-        db.conn.execute(f"TRUNCATE {_WRITTEN}, vcf.variants")  # ... that is now empty
-        record(engine, "stale", db.ingest(engine))
-    db.empty()
-    db.preload(existing)
-    for engine in engines:
-        db.keep_preloaded()
-        record(engine, "existing", db.ingest(engine))
+        db.preload(args.existing_variants)
+        for engine in args.engine:
+            db.keep_preloaded()
+            record(engine, "existing", db.ingest(engine))
     return results
 
 
@@ -194,7 +189,7 @@ def benchmark(home: Path, work: Path, args: argparse.Namespace) -> dict[str, Any
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 init_phi_key(conn, provider)
                 db = Database(conn, files, provider)
-                results += run_scenarios(db, conninfo, version, args.engine, args.existing_variants)
+                results += run_scenarios(db, conninfo, version, args)
     finally:
         cluster.destroy()
     return report(results, files, args)
@@ -262,6 +257,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="engine to measure (repeatable; default both)",
     )
     parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=SCENARIOS[1:],
+        help="scenario to measure besides clean (repeatable; default all)",
+    )
+    parser.add_argument(
         "--compare-version", metavar="V", help="also measure extension version V (released)"
     )
     parser.add_argument(
@@ -276,16 +277,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if bool(args.compare_version) != bool(args.compare_companion):
         parser.error("--compare-version and --compare-companion go together")
     args.engine = args.engine or ["plpython", "plpgsql"]
+    args.scenario = args.scenario or list(SCENARIOS[1:])
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    data = in_throwaway_dirs(benchmark, args)
-    if data is None:
-        return 1
-    print(json.dumps(data, indent=2) if args.json else format_table(data))
-    return 0
+    return report_main(parse_args(argv), benchmark, format_table)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,6 @@
-"""A synthetic VCF and the same records pre-parsed for COPY, written side by side.
+"""A synthetic VCF from one seeded random stream: every run writes the same bytes.
 
-Both files come from one pass over one seeded random stream, so the yardstick
-COPY and the real load see exactly the same records. Lines are written in
-chunks: memory stays flat whatever the record count.
+Lines are written in chunks: memory stays flat whatever the record count.
 """
 
 from __future__ import annotations
@@ -19,21 +17,6 @@ _CHUNK_LINES = 5000
 _BASES = "ACGT"
 _GTS = ["0/0", "0/1", "0/1", "1/1", "0|1", "1|0", "./."]
 _MULTI_GTS = ["1/2", "0/2", "2/2", "0/1", "1|2", "./."]
-
-COPY_COLUMNS = "chrom, pos, id, ref, alt, qual, filter, info, gts"
-YARDSTICK_DDL = """
-CREATE TABLE {table} (
-    chrom  text NOT NULL,
-    pos    integer NOT NULL,
-    id     text,
-    ref    text NOT NULL,
-    alt    text NOT NULL,
-    qual   double precision,
-    filter text,
-    info   text,
-    gts    text[]
-)
-"""
 
 
 @dataclass(frozen=True)
@@ -54,7 +37,6 @@ class Record:
 @dataclass(frozen=True)
 class SyntheticFiles:
     vcf: Path
-    copy_text: Path
     records: int
     samples: int
     multiallelic: int
@@ -63,10 +45,6 @@ class SyntheticFiles:
     @property
     def vcf_bytes(self) -> int:
         return self.vcf.stat().st_size
-
-    @property
-    def copy_bytes(self) -> int:
-        return self.copy_text.stat().st_size
 
 
 def header_lines(samples: int) -> list[str]:
@@ -141,45 +119,23 @@ def vcf_line(r: Record) -> str:
     return "\t".join(fields) + "\n"
 
 
-def copy_line(r: Record) -> str:
-    """COPY text format: '.' becomes NULL where the column is typed; GTs as a text[]."""
-    gts = "{" + ",".join(gt for gt, _ in r.calls) + "}" if r.calls else r"\N"
-    fields = [
-        r.chrom,
-        str(r.pos),
-        r"\N" if r.id == "." else r.id,
-        r.ref,
-        r.alt,
-        r"\N" if r.qual == "." else r.qual,
-        r.filter,
-        r.info,
-        gts,
-    ]
-    return "\t".join(fields) + "\n"
-
-
 def write_files(directory: Path, count: int, samples: int) -> SyntheticFiles:
-    """Write bench.vcf and bench.copy in one pass; return what they hold."""
+    """Write bench.vcf in one pass; return what it holds."""
     vcf_path = directory / "bench.vcf"
-    copy_path = directory / "bench.copy"
     multi = alts = 0
-    with open(vcf_path, "w", encoding="utf-8") as vcf, open(copy_path, "w", encoding="utf-8") as cp:
+    with open(vcf_path, "w", encoding="utf-8") as vcf:
         vcf.write("\n".join(header_lines(samples)) + "\n")
-        vcf_chunk: list[str] = []
-        copy_chunk: list[str] = []
+        chunk: list[str] = []
         for r in records(count, samples):
             n_alts = r.alt.count(",") + 1
             alts += n_alts
             multi += n_alts > 1
-            vcf_chunk.append(vcf_line(r))
-            copy_chunk.append(copy_line(r))
-            if len(vcf_chunk) >= _CHUNK_LINES:
-                vcf.write("".join(vcf_chunk))
-                cp.write("".join(copy_chunk))
-                vcf_chunk, copy_chunk = [], []
-        vcf.write("".join(vcf_chunk))
-        cp.write("".join(copy_chunk))
-    return SyntheticFiles(vcf_path, copy_path, count, samples, multi, alts)
+            chunk.append(vcf_line(r))
+            if len(chunk) >= _CHUNK_LINES:
+                vcf.write("".join(chunk))
+                chunk = []
+        vcf.write("".join(chunk))
+    return SyntheticFiles(vcf_path, count, samples, multi, alts)
 
 
 def round_file(files: SyntheticFiles, round_no: int) -> Path:
