@@ -1,16 +1,19 @@
 """Peak memory of the two processes a load runs in: vcfctl and the server backend.
 
-vcfctl runs as a child process, so its peak is that child's maximum
-resident set (wait4). A backend's peak private memory is not kept by
-Linux (VmHWM counts the shared buffers it touched too), so a thread reads
-the backend's RssAnon from /proc every few milliseconds while the ingest
-runs and keeps the largest value. That needs the right to read the server's
-/proc entries (root, or the server's own user); without it the peak is None.
+Both are read from /proc while the step runs, by a thread that samples
+every 10 ms and keeps the largest value. vcfctl runs as a child process;
+its peak is VmHWM (the kernel's own high-water mark of its resident set
+since exec). Not getrusage's ru_maxrss for the child: Linux counts in it the
+parent's resident set at fork, before exec, so a child forked by a large
+benchmark process reported the benchmark's size. A backend's peak private
+memory is not kept by Linux (VmHWM also counts the shared buffers it
+touched), so for a backend the sampled value is RssAnon. Reading a backend's
+/proc entries needs root or the server's own user; without it the peak is
+None.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 import time
@@ -36,38 +39,39 @@ class Child:
 
 
 def run_child(argv: list[str], env: dict[str, str]) -> Child:
-    """Run a child to its exit, timed from start to exit; its peak RSS from wait4
-    (that child's own, not the maximum over every child so far)."""
+    """Run a child to its exit, timed from start to exit, sampling its VmHWM."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         child = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
+        peak = Peak()
+        with repeating(lambda: peak.see(_status_kib(child.pid, "VmHWM")), _SAMPLE_S):
+            returncode = child.wait()
         seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         return Child(
             seconds,
-            usage.ru_maxrss / 1024,  # Linux: KiB
-            child.returncode,
+            peak.mib or 0.0,
+            returncode,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
         )
 
 
-def _rss_anon_kib(pid: int) -> int | None:
+def _status_kib(pid: int, field: str) -> int | None:
+    """A kB field of /proc/PID/status, None when unreadable (gone, or not ours)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
     for line in status.splitlines():
-        if line.startswith("RssAnon:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return None
 
 
-class BackendPeak:
-    """The largest RssAnon seen in one backend while sampling; None if unreadable."""
+class Peak:
+    """The largest value seen while sampling, in KiB; None if nothing was readable."""
 
     def __init__(self) -> None:
         self.kib: int | None = None
@@ -82,9 +86,9 @@ class BackendPeak:
 
 
 @contextmanager
-def backend_peak(pid: int) -> Iterator[BackendPeak]:
-    """Sample the backend's private memory until the block ends."""
-    peak = BackendPeak()
-    with repeating(lambda: peak.see(_rss_anon_kib(pid)), _SAMPLE_S):
+def backend_peak(pid: int) -> Iterator[Peak]:
+    """Sample the backend's private memory (RssAnon) until the block ends."""
+    peak = Peak()
+    with repeating(lambda: peak.see(_status_kib(pid, "RssAnon")), _SAMPLE_S):
         yield peak
-    peak.see(_rss_anon_kib(pid))
+    peak.see(_status_kib(pid, "RssAnon"))
