@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help setup os-packages extension pg-tle demo test test-default test-portable lint bench bench-peer bench-plans bench-rotation bench-samples clean
+.PHONY: help setup os-packages extension pg-tle demo test test-default test-portable lint bench bench-peer bench-plans bench-jobs bench-rotation bench-samples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ bench-peer: setup ## The same 200,000-record file through vcf-pg-loader 0.5.4 (P
 
 bench-plans: setup ## Ingest time with misleading statistics on vcf.variants (ANALYZE during a load, stale, 2M variants), both engines
 	$(BIN)/python -m benchmarks.plan_cliff
+
+bench-jobs: setup ## Two files sharing every variant and sample: one after another, two processes at once, vcfctl load --jobs 2
+	$(BIN)/python -m benchmarks.jobs
 
 bench-rotation: setup ## PHI key rotation throughput against a raw COPY of the same values
 	$(BIN)/python -m benchmarks.rotation

@@ -214,7 +214,8 @@ BEGIN
      ORDER BY w.line_no, w.sample, w.ord, w.code;
 
     -- the block's alleles in (record, ALT) order, then the new ones into the
-    -- shared table and the ids of all from vcf._variant_ids: index probes
+    -- shared table (vcf._share_variants) and the ids of all from
+    -- vcf._variant_ids: index probes
     -- whatever the statistics of vcf.variants say (no join here could
     -- become a hash of the whole table)
     SELECT array_agg(l.f[1] ORDER BY l.record_no, a.n),
@@ -225,11 +226,7 @@ BEGIN
       INTO v_chrom, v_pos, v_ref, v_alt, v_key
       FROM pg_temp.vcf_ingest_lines l
      CROSS JOIN LATERAL unnest(l.alts) WITH ORDINALITY AS a(alt, n);
-    INSERT INTO @extschema@.variants AS v (chrom, pos, ref, alt, allele_key)
-    SELECT u.chrom, u.pos, u.ref, u.alt, u.allele_key
-      FROM unnest(v_chrom, v_pos, v_ref, v_alt, v_key) AS u(chrom, pos, ref, alt, allele_key)
-     ORDER BY 1, 2, 5
-        ON CONFLICT ON CONSTRAINT variants_site_alleles_unique DO NOTHING;
+    PERFORM @extschema@._share_variants(v_chrom, v_pos, v_ref, v_alt, v_key);
     v_ids := @extschema@._variant_ids(v_chrom, v_pos, v_key);
     v_ref := NULL;
     v_alt := NULL;
@@ -330,6 +327,552 @@ BEGIN
 END
 $$;
 
+-- Issue 11, item 3: with vcf_pg_loader.ingest_concurrent on (vcfctl load
+-- --jobs), the variants and samples an ingest shares with other files are
+-- committed apart, so concurrent ingests do not wait on each other.
+CREATE FUNCTION @extschema@._ingest_concurrent()
+RETURNS boolean
+LANGUAGE sql STABLE
+-- Whether the ingest running in this transaction commits the rows it shares
+-- with other files (vcf.variants, vcf.samples) in transactions of their own
+-- (vcf._share_variants, vcf._share_samples). vcf.vcf_ingest sets it for the
+-- transaction from its caller's setting vcf_pg_loader.ingest_concurrent
+-- (vcfctl load --jobs sets that); what a caller sets later in the same
+-- transaction cannot reach a running ingest.
+RETURN coalesce(current_setting('vcf_pg_loader.ingest_concurrent_now', true) = 'on', false);
+REVOKE ALL ON FUNCTION @extschema@._ingest_concurrent() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._commit_apart(p_statement text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_target  text;
+    v_message text;
+BEGIN
+    -- Runs p_statement (a call of one of the extension's own functions, with
+    -- its arguments as literals) in a transaction of its own, committed
+    -- before this returns, through the audit's dblink loopback connection
+    -- (vcf._audit_loopback: this database, as the extension owner). Used by
+    -- a concurrent ingest for the rows it shares with other files, so that
+    -- an ingest of another file never waits on them until this one commits.
+    -- The statement carries no plaintext PHI and no key: sample names go
+    -- already encrypted. Raises VP053 when it cannot be run there.
+    v_target := @extschema@._audit_loopback();
+    IF v_target::name::text = ANY (@extschema@._dblink_connection_names()) THEN
+        RAISE EXCEPTION 'cannot commit shared rows apart: a dblink connection of this session is named like the audit loopback'
+            USING ERRCODE = 'VP053', HINT = 'Close it with dblink_disconnect and retry.';
+    END IF;
+    BEGIN
+        -- the loopback is the owner's session: a setting of the owner's
+        -- must not make it send the rows on again
+        PERFORM @extschema@._dblink_exec(v_target, format(
+            'BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = %L;'
+            ' SET LOCAL statement_timeout = %L; SET LOCAL vcf_pg_loader.ingest_concurrent_now = off;'
+            ' %s; COMMIT', '60s', '600s', p_statement));
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
+        RAISE EXCEPTION 'cannot commit shared rows apart: %', left(v_message, 500)
+            USING ERRCODE = 'VP053',
+                  HINT = 'The extension owner must reach this database through dblink: see "Audit loopback" in docs/security.md; or ingest without vcf_pg_loader.ingest_concurrent.';
+    END;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@._commit_apart(text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._share_variants(
+    p_chrom text[], p_pos integer[], p_ref text[], p_alt text[], p_allele_key bytea[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    -- Adds a block's alleles to the shared vcf.variants, those not there
+    -- yet; both ingest engines call it, then look the ids up with
+    -- vcf._variant_ids. In key order, so that two ingests adding the same
+    -- alleles take their row locks in one order and cannot deadlock. A
+    -- concurrent ingest (vcf._ingest_concurrent) commits them apart
+    -- (vcf._commit_apart), through this same function: another file's
+    -- ingest then finds them committed instead of waiting until this one
+    -- commits; if this ingest fails they stay, used by no record.
+    IF @extschema@._ingest_concurrent() THEN
+        PERFORM @extschema@._commit_apart(format(
+            'SELECT @extschema@._share_variants(%L::text[], %L::integer[], %L::text[], %L::text[], %L::bytea[])',
+            p_chrom, p_pos, p_ref, p_alt, p_allele_key));
+        RETURN;
+    END IF;
+    INSERT INTO @extschema@.variants AS v (chrom, pos, ref, alt, allele_key)
+    SELECT u.chrom, u.pos, u.ref, u.alt, u.allele_key
+      FROM unnest(p_chrom, p_pos, p_ref, p_alt, p_allele_key) AS u(chrom, pos, ref, alt, allele_key)
+     ORDER BY 1, 2, 5
+        ON CONFLICT ON CONSTRAINT variants_site_alleles_unique DO NOTHING;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@._share_variants(text[], integer[], text[], text[], bytea[]) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._share_samples(
+    p_sample_id bigint[], p_name_enc bytea[], p_blind_index bytea[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    -- Adds the samples a header names for the first time (ids from the
+    -- sequence, names already encrypted with the id as associated data);
+    -- one another ingest added meanwhile is skipped, and the caller looks
+    -- every id up again by blind index. In blind index order, so that two
+    -- ingests adding the same samples cannot deadlock. A concurrent ingest
+    -- (vcf._ingest_concurrent) commits them apart, as vcf._share_variants
+    -- does: ingests of files with the same samples (one file per
+    -- chromosome) then do not wait on each other; if this ingest fails they
+    -- stay, encrypted like every name, in no session.
+    IF @extschema@._ingest_concurrent() THEN
+        PERFORM @extschema@._commit_apart(format(
+            'SELECT @extschema@._share_samples(%L::bigint[], %L::bytea[], %L::bytea[])',
+            p_sample_id, p_name_enc, p_blind_index));
+        RETURN;
+    END IF;
+    INSERT INTO @extschema@.samples (sample_id, name_enc, blind_index)
+    SELECT u.sample_id, u.name_enc, u.blind_index
+      FROM unnest(p_sample_id, p_name_enc, p_blind_index) AS u(sample_id, name_enc, blind_index)
+     ORDER BY u.blind_index
+        ON CONFLICT ON CONSTRAINT samples_blind_index_unique DO NOTHING;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@._share_samples(bigint[], bytea[], bytea[]) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@._ingest_header(
+    p_session_id uuid, p_header text, p_phi_key_id uuid, p_phi_key bytea,
+    OUT o_columns integer, OUT o_sample_ids bigint[], OUT o_header_lines bigint,
+    OUT o_fields jsonb)
+LANGUAGE plpgsql VOLATILE
+-- Every sample column is looked up by its blind index, once per sample, with
+-- plans cached from the first lookups: planned while vcf.samples was small
+-- (or its statistics were), a sequential scan would be kept for all of them,
+-- and a header of 100,000 new samples would read the table 100,000 times as it
+-- grows (quadratic). The lookups are index lookups whatever the statistics say.
+SET enable_seqscan = off
+AS $$
+DECLARE
+    v_all     text[] := string_to_array(rtrim(p_header, E'\n'), E'\n');
+    v_lines   text[] := array_remove(v_all, '');
+    v_columns text[];
+    v_name    text;
+    v_blind   bytea;
+    v_id      bigint;
+    v_dup     record;
+    v_retiring_key bytea;
+    v_new_ids   bigint[] := '{}';
+    v_new_enc   bytea[] := '{}';
+    v_new_blind bytea[] := '{}';
+    v_new_at    integer[] := '{}';
+BEGIN
+    -- Checks the header of a session being ingested, stores it encrypted
+    -- under the PHI key, and maps its sample columns to pseudonymous sample
+    -- ids through the blind index (creating samples seen for the first
+    -- time, names encrypted with the sample id as associated data; during a
+    -- key rotation names are looked up under the retiring key too). Returns
+    -- the INFO and FORMAT definitions (ID, Number, Type; the first wins) as
+    -- {"INFO": {id: {"number": .., "type": ..}}, "FORMAT": {..}}.
+    -- Raises VP030-VP033 for file-level faults; messages carry no PHI.
+    IF p_header = '' OR v_lines[1] NOT LIKE '##fileformat=VCF%' THEN
+        RAISE EXCEPTION 'session %: not a VCF file (line 1 is not ##fileformat=VCF...)', p_session_id
+            USING ERRCODE = 'VP030', HINT = 'Only VCF text files (plain, gzip or bgzip) can be loaded.';
+    END IF;
+    IF v_lines[cardinality(v_lines)] NOT LIKE '#CHROM%' THEN
+        RAISE EXCEPTION 'session %: the header has no #CHROM line before the data', p_session_id
+            USING ERRCODE = 'VP031', HINT = 'The last header line must be the #CHROM column header.';
+    END IF;
+    v_columns := string_to_array(v_lines[cardinality(v_lines)], E'\t');
+    IF cardinality(v_columns) < 8 OR (cardinality(v_columns) > 8 AND v_columns[9] <> 'FORMAT') THEN
+        RAISE EXCEPTION 'session %: line %: the #CHROM line has % columns; it needs 8, or FORMAT and samples after them',
+            p_session_id, cardinality(v_all), cardinality(v_columns)
+            USING ERRCODE = 'VP032', HINT = 'Columns are separated by single TAB characters.';
+    END IF;
+    -- grouped, not a self-join: that was quadratic in the sample count
+    SELECT min(u.i) AS i, (array_agg(u.i ORDER BY u.i))[2] AS j INTO v_dup
+      FROM unnest(v_columns[10:]) WITH ORDINALITY AS u(name, i)
+     GROUP BY u.name HAVING count(*) > 1
+     ORDER BY 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'session %: sample columns % and % have the same name', p_session_id, v_dup.i, v_dup.j
+            USING ERRCODE = 'VP033', HINT = 'Sample names must be unique within a file.';
+    END IF;
+
+    SELECT jsonb_build_object(
+               'INFO', coalesce(jsonb_object_agg(d.id, d.def) FILTER (WHERE d.kind = 'INFO'), '{}'),
+               'FORMAT', coalesce(jsonb_object_agg(d.id, d.def) FILTER (WHERE d.kind = 'FORMAT'), '{}'))
+      INTO o_fields
+      FROM (SELECT DISTINCT ON (m.kind, m.id) m.kind, m.id,
+                   jsonb_build_object(
+                       'number', CASE WHEN m.number ~ '^([0-9]+|A|R|G|\.)$' THEN m.number ELSE '.' END,
+                       'type', CASE WHEN m.type IN ('Integer', 'Float', 'Flag', 'Character', 'String')
+                                    THEN m.type ELSE 'String' END) AS def
+              FROM (SELECT x[1] AS kind, l.ord,
+                           substring(x[2] FROM '(?:^|,)ID=([^,>]+)') AS id,
+                           substring(x[2] FROM '(?:^|,)Number=([^,>]+)') AS number,
+                           substring(x[2] FROM '(?:^|,)Type=([^,>]+)') AS type
+                      FROM unnest(v_lines) WITH ORDINALITY AS l(line, ord)
+                     CROSS JOIN LATERAL regexp_match(l.line, '^##(INFO|FORMAT)=<(.*)>\s*$') AS x) AS m
+             WHERE m.id IS NOT NULL
+             ORDER BY m.kind, m.id, m.ord) AS d;
+
+    o_columns := cardinality(v_columns);
+    -- every header line counts, blank ones too, so data line numbers are the file's
+    o_header_lines := length(p_header) - length(replace(p_header, E'\n', ''));
+    o_sample_ids := '{}';
+    IF o_columns > 9 THEN
+        -- a rotation in progress: that key must be unlocked too (vcfctl does it)
+        SELECT @extschema@._unlocked_key(k.key_id) INTO v_retiring_key
+          FROM @extschema@.data_keys k WHERE k.purpose = 'phi' AND k.state = 'retiring';
+    END IF;
+    FOR i IN 10 .. o_columns LOOP
+        v_name := v_columns[i];
+        v_blind := @extschema@._blind_index(p_phi_key, v_name);
+        SELECT s.sample_id INTO v_id FROM @extschema@.samples s WHERE s.blind_index = v_blind;
+        IF NOT FOUND AND v_retiring_key IS NOT NULL THEN
+            -- during a rotation, a name not yet moved has its index under the old key
+            SELECT s.sample_id INTO v_id FROM @extschema@.samples s
+             WHERE s.blind_index = @extschema@._blind_index(v_retiring_key, v_name);
+        END IF;
+        IF NOT FOUND THEN
+            v_id := nextval(pg_get_serial_sequence('@extschema@.samples', 'sample_id'));
+            v_new_ids := v_new_ids || v_id;
+            v_new_enc := v_new_enc || @extschema@._seal(p_phi_key, p_phi_key_id, convert_to(v_name, 'UTF8'),
+                                                        format('vcf.samples.name:%s', v_id));
+            v_new_blind := v_new_blind || v_blind;
+            v_new_at := v_new_at || (i - 9);
+        END IF;
+        o_sample_ids := o_sample_ids || v_id;
+    END LOOP;
+    IF cardinality(v_new_ids) > 0 THEN
+        -- all new samples at once, then their ids again: a concurrent ingest
+        -- may have added some meanwhile (vcf._share_samples)
+        PERFORM @extschema@._share_samples(v_new_ids, v_new_enc, v_new_blind);
+        FOR j IN 1 .. cardinality(v_new_ids) LOOP
+            SELECT s.sample_id INTO STRICT v_id FROM @extschema@.samples s
+             WHERE s.blind_index = v_new_blind[j];
+            o_sample_ids[v_new_at[j]] := v_id;
+        END LOOP;
+    END IF;
+    INSERT INTO @extschema@.session_samples (session_id, sample_index, sample_id)
+    SELECT p_session_id, u.n, u.sample_id
+      FROM unnest(o_sample_ids) WITH ORDINALITY AS u(sample_id, n);
+
+    UPDATE @extschema@.sessions
+       SET header_enc = @extschema@._seal(p_phi_key, p_phi_key_id, convert_to(p_header, 'UTF8'),
+                                          format('vcf.sessions.header:%s', p_session_id))
+     WHERE session_id = p_session_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@._ingest(
+    p_session_id uuid, p_engine text DEFAULT NULL, p_strict boolean DEFAULT false)
+RETURNS TABLE (session_id uuid, records bigint, variants bigint, calls bigint,
+               samples integer, state text)
+LANGUAGE plpgsql VOLATILE
+-- The block statements are planned on small unanalysed temp tables, whose
+-- row estimates make JIT compile every block for nothing.
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_session      @extschema@.sessions%ROWTYPE;
+    v_staging_key  bytea;
+    v_phi_key_id   uuid;
+    v_phi_key      bytea;
+    v_block        record;
+    v_missing      integer;
+    v_plain        bytea;
+    v_text         text;
+    v_cut          integer;
+    v_header       text := '';
+    v_header_done  boolean := false;
+    v_hdr          record;
+    v_part         record;
+    v_records      bigint := 0;
+    v_lines_done   bigint := 0;
+    v_variants     bigint := 0;
+    v_calls        bigint := 0;
+    v_engine       regproc;
+    v_warning      text;
+    v_warnings     jsonb;
+    v_winner       uuid;
+BEGIN
+    -- Ingests one staged session in the caller's transaction: verifies the
+    -- manifest and every block's tag before using it, decrypts and parses
+    -- block by block, encrypts PHI under the PHI key, then deletes the
+    -- staged blocks and destroys the staging key. Both keys must have been
+    -- unlocked in this transaction (vcf.unlock). Called by vcf.vcf_ingest,
+    -- which runs it as the extension owner. Any error aborts the whole
+    -- ingest; nothing of the session is written. p_engine picks the block
+    -- parser: 'plpython' (vcf._ingest_block_py, from the companion
+    -- extension), 'plpgsql' (vcf._ingest_block), or NULL for the first when
+    -- it is installed. p_strict turns every warning into a reject (VP041).
+    -- Only the login that staged the session (sessions.created_by) may
+    -- ingest it (42501). Content that another session already holds as
+    -- 'ingested' is refused (VP050, DETAIL: that session), early when it is
+    -- visible at the start, and otherwise by the unique index
+    -- sessions_one_ingested_per_content when two ingests of the same content
+    -- overlap: the second waits for the first to commit, then gets VP050.
+    -- With vcf._ingest_concurrent, variants and samples are committed apart
+    -- (vcf._share_variants, vcf._share_samples). Raises VP001-VP053, 42501.
+    v_engine := @extschema@._ingest_engine(p_engine);
+    IF @extschema@._ingest_concurrent() AND current_setting('transaction_isolation') <> 'read committed' THEN
+        -- rows committed apart are invisible to a transaction snapshot
+        RAISE EXCEPTION 'a concurrent ingest needs isolation level READ COMMITTED, not %',
+            upper(current_setting('transaction_isolation'))
+            USING ERRCODE = 'VP052',
+                  HINT = 'Ingest in a READ COMMITTED transaction, or without vcf_pg_loader.ingest_concurrent.';
+    END IF;
+    SELECT * INTO v_session FROM @extschema@.sessions s
+     WHERE s.session_id = p_session_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'session % does not exist', p_session_id
+            USING ERRCODE = 'VP001', HINT = 'List sessions with "vcfctl sessions list".';
+    END IF;
+    IF v_session.created_by IS DISTINCT FROM session_user THEN
+        RAISE EXCEPTION 'permission denied to ingest session %: it was staged by another login', p_session_id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Only the login that staged a session may ingest it; stage the file again as yourself.';
+    END IF;
+    IF v_session.state <> 'staged' THEN
+        RAISE EXCEPTION 'session % is %, not staged', p_session_id, v_session.state
+            USING ERRCODE = 'VP010',
+                  HINT = CASE v_session.state
+                      WHEN 'ingested' THEN 'It has been loaded already.'
+                      WHEN 'staging' THEN 'Its staging did not finish: purge it and stage the file again.'
+                      ELSE 'Stage the file again.' END;
+    END IF;
+    -- Cheap early refusal when another session already holds this content;
+    -- the unique index sessions_one_ingested_per_content decides the race.
+    SELECT s.session_id INTO v_winner FROM @extschema@.sessions s
+     WHERE s.content_sha256 = v_session.content_sha256 AND s.state = 'ingested'
+       AND s.session_id IS DISTINCT FROM v_session.replaces;
+    IF FOUND THEN
+        RAISE EXCEPTION 'this content is already loaded as session %', v_winner
+            USING ERRCODE = 'VP050', DETAIL = v_winner::text,
+                  HINT = 'Nothing was written; load it with --reload to replace that session''s records and calls.';
+    END IF;
+
+    v_staging_key := @extschema@._unlocked_key(v_session.staging_key_id);
+    -- FOR SHARE until commit: a rotation cannot begin (retire this key)
+    -- while this ingest writes values under it.
+    SELECT k.key_id INTO v_phi_key_id FROM @extschema@.data_keys k
+     WHERE k.purpose = 'phi' AND k.state = 'active' FOR SHARE;
+    IF v_phi_key_id IS NULL THEN
+        RAISE EXCEPTION 'there is no active PHI key'
+            USING ERRCODE = 'VP006', HINT = 'Create one with "vcfctl keys init".';
+    END IF;
+    v_phi_key := @extschema@._unlocked_key(v_phi_key_id);
+
+    IF @extschema@._open(v_staging_key, v_session.manifest,
+            format('vcf.sessions.manifest:%s:%s:%s:%s', p_session_id, v_session.block_count,
+                   v_session.line_count, encode(v_session.content_sha256, 'hex'))) IS NULL THEN
+        RAISE EXCEPTION 'session %: the manifest does not verify', p_session_id
+            USING ERRCODE = 'VP020', HINT = 'The session row was modified; purge it and stage the file again.';
+    END IF;
+    SELECT g INTO v_missing
+      FROM generate_series(0, v_session.block_count - 1) AS g
+     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.staged_blocks b
+                        WHERE b.session_id = p_session_id AND b.block_no = g)
+     ORDER BY g LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'session %: block % is missing', p_session_id, v_missing
+            USING ERRCODE = 'VP021', HINT = 'Staged data was removed; purge the session and stage the file again.';
+    END IF;
+    SELECT b.block_no INTO v_missing FROM @extschema@.staged_blocks b
+     WHERE b.session_id = p_session_id AND b.block_no >= v_session.block_count
+     ORDER BY b.block_no LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'session %: block % was not part of the staged file', p_session_id, v_missing
+            USING ERRCODE = 'VP022', HINT = 'Staged data was tampered with; purge the session and stage the file again.';
+    END IF;
+
+    IF p_strict AND jsonb_array_length(v_session.warnings) > 0 THEN
+        RAISE EXCEPTION 'session %: %', p_session_id,
+            v_session.warnings->0->'examples'->>0
+            USING ERRCODE = 'VP041', HINT = 'Loaded without strict, this would be a warning.';
+    END IF;
+    PERFORM @extschema@._ingest_scratch();
+
+    FOR v_block IN
+        SELECT b.block_no, b.line_count, b.ciphertext FROM @extschema@.staged_blocks b
+         WHERE b.session_id = p_session_id ORDER BY b.block_no
+    LOOP
+        v_plain := @extschema@._open(v_staging_key, v_block.ciphertext,
+            format('vcf.staged_blocks:%s:%s:%s', p_session_id, v_block.block_no, v_block.line_count));
+        IF v_plain IS NULL THEN
+            RAISE EXCEPTION 'session %: block % failed authentication', p_session_id, v_block.block_no
+                USING ERRCODE = 'VP023',
+                      DETAIL = 'The block was modified, moved, cut short or copied from another session.',
+                      HINT = 'Nothing of the session was written; purge it and stage the file again.';
+        END IF;
+        v_text := convert_from(v_plain, 'UTF8');
+        v_plain := NULL;  -- a block can be a whole long line: hold it once, not twice
+        IF NOT v_header_done THEN
+            v_cut := regexp_instr(v_text, '^[^#]', 1, 1, 0, 'n');
+            IF v_cut = 0 THEN
+                v_header := v_header || v_text;
+                v_text := '';
+                CONTINUE WHEN v_block.block_no < v_session.block_count - 1;
+            ELSE
+                v_header := v_header || substr(v_text, 1, v_cut - 1);
+                v_text := substr(v_text, v_cut);
+            END IF;
+            SELECT * INTO v_hdr
+              FROM @extschema@._ingest_header(p_session_id, v_header, v_phi_key_id, v_phi_key);
+            v_header_done := true;
+            v_lines_done := v_hdr.o_header_lines;
+        END IF;
+        IF v_text <> '' THEN
+            EXECUTE format('SELECT * FROM %s($1, $2, $3, $4, $5, $6, $7)', v_engine)
+               INTO v_part
+              USING p_session_id, v_text, v_lines_done, v_records,
+                    v_hdr.o_columns, v_hdr.o_sample_ids, v_hdr.o_fields;
+            IF p_strict THEN
+                SELECT w.message INTO v_warning FROM pg_temp.vcf_ingest_warnings w
+                 ORDER BY w.line_no LIMIT 1;
+                IF FOUND THEN
+                    RAISE EXCEPTION 'session %: %', p_session_id, v_warning
+                        USING ERRCODE = 'VP041',
+                              HINT = 'Loaded without strict, this would be a warning.';
+                END IF;
+            END IF;
+            v_lines_done := v_lines_done + regexp_count(v_text, E'\n');
+            v_records := v_records + v_part.o_records;
+            v_variants := v_variants + v_part.o_variants;
+            v_calls := v_calls + v_part.o_calls;
+        END IF;
+    END LOOP;
+    v_warnings := v_session.warnings || @extschema@._ingest_warnings();
+    DROP TABLE pg_temp.vcf_ingest_lines, pg_temp.vcf_ingest_items, pg_temp.vcf_ingest_values,
+               pg_temp.vcf_ingest_warnings;
+
+    IF NOT v_header_done OR v_lines_done <> v_session.line_count THEN
+        RAISE EXCEPTION 'session %: % lines decrypted, % staged', p_session_id,
+            v_lines_done, v_session.line_count
+            USING ERRCODE = 'VP024', HINT = 'Purge the session and stage the file again.';
+    END IF;
+
+    v_plain := @extschema@._open(v_staging_key, v_session.source_enc,
+                                 format('vcf.sessions.source:%s', p_session_id));
+    IF v_plain IS NULL THEN
+        RAISE EXCEPTION 'session %: the source path does not decrypt', p_session_id
+            USING ERRCODE = 'VP025', HINT = 'The session row was modified; purge it and stage the file again.';
+    END IF;
+    IF v_session.replaces IS NOT NULL THEN
+        PERFORM @extschema@._replace_session(v_session.replaces, p_session_id);
+    END IF;
+    DELETE FROM @extschema@.staged_blocks b WHERE b.session_id = p_session_id;
+    PERFORM @extschema@._destroy_key(v_session.staging_key_id);
+    BEGIN
+        UPDATE @extschema@.sessions s
+           SET state = 'ingested',
+               source_enc = @extschema@._seal(v_phi_key, v_phi_key_id, v_plain,
+                                              format('vcf.sessions.source:%s', p_session_id)),
+               records = v_records, variants = v_variants, calls = v_calls,
+               samples = cardinality(v_hdr.o_sample_ids), warnings = v_warnings,
+               finished_at = clock_timestamp()
+         WHERE s.session_id = p_session_id;
+    EXCEPTION WHEN unique_violation THEN
+        -- A concurrent ingest of the same content committed first: this
+        -- UPDATE waited for it, then hit sessions_one_ingested_per_content.
+        SELECT s.session_id INTO v_winner FROM @extschema@.sessions s
+         WHERE s.content_sha256 = v_session.content_sha256 AND s.state = 'ingested'
+           AND s.session_id <> p_session_id;
+        RAISE EXCEPTION 'this content is already loaded as session %',
+            coalesce(v_winner::text, '(a concurrent ingest)')
+            USING ERRCODE = 'VP050', DETAIL = coalesce(v_winner::text, ''),
+                  HINT = 'Nothing was written; load it with --reload to replace that session''s records and calls.';
+    END;
+    PERFORM @extschema@._audit('ingest', p_session_id::text, true,
+        jsonb_build_object('records', v_records, 'variants', v_variants, 'calls', v_calls,
+                           'samples', cardinality(v_hdr.o_sample_ids),
+                           'engine', v_engine::text, 'strict', p_strict,
+                           'warnings', jsonb_array_length(v_warnings)));
+    RETURN QUERY SELECT p_session_id, v_records, v_variants, v_calls,
+                        cardinality(v_hdr.o_sample_ids), 'ingested'::text;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.vcf_ingest(
+    p_session_id uuid, engine text DEFAULT NULL, strict boolean DEFAULT NULL)
+RETURNS TABLE (session_id uuid, records bigint, variants bigint, calls bigint,
+               samples integer, state text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_engine        text;
+    v_strict        boolean;
+    v_sqlstate      text;
+    v_message       text;
+    v_details       jsonb;
+    v_audit_message text;
+BEGIN
+    -- The SQL entry point of ingest: vcf._ingest as the extension owner
+    -- (SECURITY DEFINER), in the caller's transaction. Options (named as
+    -- the issue and docs name them): engine => 'plpython' | 'plpgsql' |
+    -- 'auto' (default: plpython when the companion is installed) and
+    -- strict => true (warnings are errors); when not given, the settings
+    -- vcf_pg_loader.ingest_engine and vcf_pg_loader.ingest_strict (e.g. SET
+    -- LOCAL in the same transaction) supply them. With the setting
+    -- vcf_pg_loader.ingest_concurrent on (vcfctl load --jobs), the rows this
+    -- file shares with others (variants, samples) are committed apart, block
+    -- by block (vcf._share_variants), so that ingests of other files running
+    -- at the same time never wait for this one; it needs READ COMMITTED
+    -- (VP052) and the audit loopback (VP053). A failure, including a
+    -- statement_timeout or a cancel (query_canceled, which WHEN OTHERS does
+    -- not catch), is audited before it propagates, in an autonomous
+    -- transaction (vcf._audit_autonomous), so that its audit row survives
+    -- the rollback: an 'ingest' row with succeeded = false, the SQLSTATE and,
+    -- for the extension's own VPxxx errors (which never quote file content)
+    -- and permission refusals (42501, e.g. another login's session), the
+    -- message. Re-raises the original error unchanged (VP001-VP051, 42501
+    -- and others, see vcf._ingest); when the failure row itself cannot be
+    -- written, raises VP070 instead, naming the original SQLSTATE.
+    BEGIN
+        v_engine := coalesce(engine,
+                             nullif(current_setting('vcf_pg_loader.ingest_engine', true), ''));
+        v_strict := coalesce(strict,
+                             nullif(current_setting('vcf_pg_loader.ingest_strict', true), '')::boolean,
+                             false);
+        -- transaction-local, read by vcf._ingest_concurrent
+        PERFORM set_config('vcf_pg_loader.ingest_concurrent_now',
+            CASE WHEN coalesce(nullif(current_setting('vcf_pg_loader.ingest_concurrent', true), '')::boolean,
+                               false)
+                 THEN 'on' ELSE 'off' END, true);
+        RETURN QUERY SELECT * FROM @extschema@._ingest(p_session_id, v_engine, v_strict);
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        GET STACKED DIAGNOSTICS v_sqlstate = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;
+        v_details := jsonb_strip_nulls(jsonb_build_object(
+            'sqlstate', v_sqlstate,
+            'error', CASE WHEN v_sqlstate LIKE 'VP%' OR v_sqlstate = '42501'
+                          THEN left(v_message, 1000) END,
+            'autonomous', true));
+        BEGIN
+            PERFORM @extschema@._audit_autonomous('ingest', p_session_id::text, false, v_details);
+        EXCEPTION WHEN OTHERS OR query_canceled THEN
+            GET STACKED DIAGNOSTICS v_audit_message = MESSAGE_TEXT;
+            RAISE EXCEPTION 'the ingest failed with SQLSTATE % and its audit row could not be written', v_sqlstate
+                USING ERRCODE = 'VP070',
+                      DETAIL = format('ingest error: SQLSTATE %s%s; audit row: %s', v_sqlstate,
+                                      CASE WHEN v_sqlstate LIKE 'VP%' THEN ': ' || left(v_message, 1000) ELSE '' END,
+                                      left(v_audit_message, 500)),
+                      HINT = 'Nothing of the session was written; the extension owner must reach this database through dblink: see "Audit loopback" in docs/security.md.';
+        END;
+        RAISE;
+    END;
+END
+$$;
+
+
+-- Issue 11, item 5: vcf.session_samples is distributed by session_id in a
+-- Citus cluster, and vcf.sessions and vcf.samples stay on the coordinator
+-- (docs/scaling.md); Citus refuses foreign keys from a distributed table to
+-- a local one. vcf._ingest_header, the only writer, guarantees both ids.
+ALTER TABLE @extschema@.session_samples
+    DROP CONSTRAINT session_samples_session_id_fkey,
+    DROP CONSTRAINT session_samples_sample_id_fkey;
 
 -- CREATE OR REPLACE reset the settings vcf._pin_settings had fixed on the
 -- replaced functions: pin them again, as every install script ends.

@@ -3,12 +3,14 @@
 -- '0.2.0' runs it in one transaction, as the extension owner (vcfctl db
 -- upgrade does, after vcf_pg_loader); tests/python/integration/
 -- test_upgrade.py checks that it leaves the objects a fresh install has.
--- Needs vcf_pg_loader 0.3.0 (vcf._variant_ids).
+-- Needs vcf_pg_loader 0.3.0 (vcf._variant_ids, vcf._share_variants).
 \echo Use "ALTER EXTENSION vcf_pg_loader_plpython UPDATE TO '0.2.0'" to load this file. \quit
 
 -- Issue 11, item 2: the block parser takes its variant ids from
 -- vcf._variant_ids (index probes under a fixed plan) instead of joining
 -- vcf.variants, whose statistics could make that join hash the whole table.
+-- Issue 11, item 3: it adds new variants through vcf._share_variants, which
+-- commits them apart in a concurrent ingest (vcfctl load --jobs).
 CREATE OR REPLACE FUNCTION @extschema@._ingest_block_py(
     p_session_id uuid, p_data text, p_lines_before bigint, p_records_before bigint,
     p_columns integer, p_sample_ids bigint[], p_fields jsonb,
@@ -137,13 +139,10 @@ if st is None:
               gt_allele=re.compile(r"[0-9]{1,9}").fullmatch)
 
     ext = "@extschema@"
+    # the new alleles into the shared table, in key order (committed apart
+    # by a concurrent ingest): vcf._share_variants, as the PL/pgSQL engine
     st["variants"] = plpy.prepare(
-        "INSERT INTO " + ext + ".variants AS v (chrom, pos, ref, alt, allele_key)"
-        " SELECT u.chrom, u.pos, u.ref, u.alt, u.allele_key"
-        " FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::bytea[])"
-        "      AS u(chrom, pos, ref, alt, allele_key)"
-        " ORDER BY 1, 2, 5"
-        " ON CONFLICT ON CONSTRAINT variants_site_alleles_unique DO NOTHING",
+        "SELECT " + ext + "._share_variants($1, $2, $3, $4, $5)",
         ["text[]", "integer[]", "text[]", "text[]", "bytea[]"])
     st["record_lines"] = plpy.prepare(
         "INSERT INTO " + ext + ".record_lines (session_id, record_no, line_no, line)"

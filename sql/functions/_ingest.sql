@@ -47,8 +47,16 @@ BEGIN
     -- visible at the start, and otherwise by the unique index
     -- sessions_one_ingested_per_content when two ingests of the same content
     -- overlap: the second waits for the first to commit, then gets VP050.
-    -- Raises VP001-VP051, 42501.
+    -- With vcf._ingest_concurrent, variants and samples are committed apart
+    -- (vcf._share_variants, vcf._share_samples). Raises VP001-VP053, 42501.
     v_engine := @extschema@._ingest_engine(p_engine);
+    IF @extschema@._ingest_concurrent() AND current_setting('transaction_isolation') <> 'read committed' THEN
+        -- rows committed apart are invisible to a transaction snapshot
+        RAISE EXCEPTION 'a concurrent ingest needs isolation level READ COMMITTED, not %',
+            upper(current_setting('transaction_isolation'))
+            USING ERRCODE = 'VP052',
+                  HINT = 'Ingest in a READ COMMITTED transaction, or without vcf_pg_loader.ingest_concurrent.';
+    END IF;
     SELECT * INTO v_session FROM @extschema@.sessions s
      WHERE s.session_id = p_session_id FOR UPDATE;
     IF NOT FOUND THEN

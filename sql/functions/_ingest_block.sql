@@ -168,7 +168,8 @@ BEGIN
      ORDER BY w.line_no, w.sample, w.ord, w.code;
 
     -- the block's alleles in (record, ALT) order, then the new ones into the
-    -- shared table and the ids of all from vcf._variant_ids: index probes
+    -- shared table (vcf._share_variants) and the ids of all from
+    -- vcf._variant_ids: index probes
     -- whatever the statistics of vcf.variants say (no join here could
     -- become a hash of the whole table)
     SELECT array_agg(l.f[1] ORDER BY l.record_no, a.n),
@@ -179,11 +180,7 @@ BEGIN
       INTO v_chrom, v_pos, v_ref, v_alt, v_key
       FROM pg_temp.vcf_ingest_lines l
      CROSS JOIN LATERAL unnest(l.alts) WITH ORDINALITY AS a(alt, n);
-    INSERT INTO @extschema@.variants AS v (chrom, pos, ref, alt, allele_key)
-    SELECT u.chrom, u.pos, u.ref, u.alt, u.allele_key
-      FROM unnest(v_chrom, v_pos, v_ref, v_alt, v_key) AS u(chrom, pos, ref, alt, allele_key)
-     ORDER BY 1, 2, 5
-        ON CONFLICT ON CONSTRAINT variants_site_alleles_unique DO NOTHING;
+    PERFORM @extschema@._share_variants(v_chrom, v_pos, v_ref, v_alt, v_key);
     v_ids := @extschema@._variant_ids(v_chrom, v_pos, v_key);
     v_ref := NULL;
     v_alt := NULL;

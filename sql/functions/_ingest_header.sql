@@ -19,6 +19,10 @@ DECLARE
     v_id      bigint;
     v_dup     record;
     v_retiring_key bytea;
+    v_new_ids   bigint[] := '{}';
+    v_new_enc   bytea[] := '{}';
+    v_new_blind bytea[] := '{}';
+    v_new_at    integer[] := '{}';
 BEGIN
     -- Checks the header of a session being ingested, stores it encrypted
     -- under the PHI key, and maps its sample columns to pseudonymous sample
@@ -90,20 +94,27 @@ BEGIN
         END IF;
         IF NOT FOUND THEN
             v_id := nextval(pg_get_serial_sequence('@extschema@.samples', 'sample_id'));
-            INSERT INTO @extschema@.samples (sample_id, name_enc, blind_index)
-            VALUES (v_id,
-                    @extschema@._seal(p_phi_key, p_phi_key_id, convert_to(v_name, 'UTF8'),
-                                      format('vcf.samples.name:%s', v_id)),
-                    v_blind)
-            ON CONFLICT ON CONSTRAINT samples_blind_index_unique DO NOTHING;
-            IF NOT FOUND THEN  -- created meanwhile by a concurrent ingest
-                SELECT s.sample_id INTO STRICT v_id FROM @extschema@.samples s WHERE s.blind_index = v_blind;
-            END IF;
+            v_new_ids := v_new_ids || v_id;
+            v_new_enc := v_new_enc || @extschema@._seal(p_phi_key, p_phi_key_id, convert_to(v_name, 'UTF8'),
+                                                        format('vcf.samples.name:%s', v_id));
+            v_new_blind := v_new_blind || v_blind;
+            v_new_at := v_new_at || (i - 9);
         END IF;
-        INSERT INTO @extschema@.session_samples (session_id, sample_index, sample_id)
-        VALUES (p_session_id, i - 9, v_id);
         o_sample_ids := o_sample_ids || v_id;
     END LOOP;
+    IF cardinality(v_new_ids) > 0 THEN
+        -- all new samples at once, then their ids again: a concurrent ingest
+        -- may have added some meanwhile (vcf._share_samples)
+        PERFORM @extschema@._share_samples(v_new_ids, v_new_enc, v_new_blind);
+        FOR j IN 1 .. cardinality(v_new_ids) LOOP
+            SELECT s.sample_id INTO STRICT v_id FROM @extschema@.samples s
+             WHERE s.blind_index = v_new_blind[j];
+            o_sample_ids[v_new_at[j]] := v_id;
+        END LOOP;
+    END IF;
+    INSERT INTO @extschema@.session_samples (session_id, sample_index, sample_id)
+    SELECT p_session_id, u.n, u.sample_id
+      FROM unnest(o_sample_ids) WITH ORDINALITY AS u(sample_id, n);
 
     UPDATE @extschema@.sessions
        SET header_enc = @extschema@._seal(p_phi_key, p_phi_key_id, convert_to(p_header, 'UTF8'),

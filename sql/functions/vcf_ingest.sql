@@ -19,7 +19,12 @@ BEGIN
     -- 'auto' (default: plpython when the companion is installed) and
     -- strict => true (warnings are errors); when not given, the settings
     -- vcf_pg_loader.ingest_engine and vcf_pg_loader.ingest_strict (e.g. SET
-    -- LOCAL in the same transaction) supply them. A failure, including a
+    -- LOCAL in the same transaction) supply them. With the setting
+    -- vcf_pg_loader.ingest_concurrent on (vcfctl load --jobs), the rows this
+    -- file shares with others (variants, samples) are committed apart, block
+    -- by block (vcf._share_variants), so that ingests of other files running
+    -- at the same time never wait for this one; it needs READ COMMITTED
+    -- (VP052) and the audit loopback (VP053). A failure, including a
     -- statement_timeout or a cancel (query_canceled, which WHEN OTHERS does
     -- not catch), is audited before it propagates, in an autonomous
     -- transaction (vcf._audit_autonomous), so that its audit row survives
@@ -35,6 +40,11 @@ BEGIN
         v_strict := coalesce(strict,
                              nullif(current_setting('vcf_pg_loader.ingest_strict', true), '')::boolean,
                              false);
+        -- transaction-local, read by vcf._ingest_concurrent
+        PERFORM set_config('vcf_pg_loader.ingest_concurrent_now',
+            CASE WHEN coalesce(nullif(current_setting('vcf_pg_loader.ingest_concurrent', true), '')::boolean,
+                               false)
+                 THEN 'on' ELSE 'off' END, true);
         RETURN QUERY SELECT * FROM @extschema@._ingest(p_session_id, v_engine, v_strict);
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS v_sqlstate = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT;

@@ -126,13 +126,10 @@ if st is None:
               gt_allele=re.compile(r"[0-9]{1,9}").fullmatch)
 
     ext = "@extschema@"
+    # the new alleles into the shared table, in key order (committed apart
+    # by a concurrent ingest): vcf._share_variants, as the PL/pgSQL engine
     st["variants"] = plpy.prepare(
-        "INSERT INTO " + ext + ".variants AS v (chrom, pos, ref, alt, allele_key)"
-        " SELECT u.chrom, u.pos, u.ref, u.alt, u.allele_key"
-        " FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::bytea[])"
-        "      AS u(chrom, pos, ref, alt, allele_key)"
-        " ORDER BY 1, 2, 5"
-        " ON CONFLICT ON CONSTRAINT variants_site_alleles_unique DO NOTHING",
+        "SELECT " + ext + "._share_variants($1, $2, $3, $4, $5)",
         ["text[]", "integer[]", "text[]", "text[]", "bytea[]"])
     st["record_lines"] = plpy.prepare(
         "INSERT INTO " + ext + ".record_lines (session_id, record_no, line_no, line)"

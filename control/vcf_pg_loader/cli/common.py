@@ -102,11 +102,16 @@ def emit_table(
     stdout.print(table)
 
 
+ProgressCallback = Callable[[int, int], None]
+
+
 @contextmanager
-def byte_progress(description: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar over bytes read, shown only when stderr is a terminal."""
+def byte_progress_group() -> Iterator[Callable[[str], ProgressCallback | None]]:
+    """Progress bars over bytes read, one per file, in one display (files
+    staged at the same time share it); shown only when stderr is a terminal.
+    Yields a function that adds a bar and returns its update callback."""
     if not sys.stderr.isatty():
-        yield None
+        yield lambda description: None
         return
     with Progress(
         TextColumn("{task.description}"),
@@ -117,9 +122,20 @@ def byte_progress(description: str) -> Iterator[Callable[[int, int], None] | Non
         console=stderr,
         transient=True,
     ) as progress:
-        task = progress.add_task(description, total=None)
 
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+        def add(description: str) -> ProgressCallback:
+            task = progress.add_task(description, total=None)
 
-        yield update
+            def update(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return update
+
+        yield add
+
+
+@contextmanager
+def byte_progress(description: str) -> Iterator[ProgressCallback | None]:
+    """A progress bar over bytes read, shown only when stderr is a terminal."""
+    with byte_progress_group() as add:
+        yield add(description)

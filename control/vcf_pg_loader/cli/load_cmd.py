@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import queue
 import re
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
 import click
+import psycopg
 
 from ..errors import AlreadyLoaded, VcfPgError
 from ..ingest import IngestResult, ingest_session
+from ..keys.provider import KeyProvider
 from ..sessions import purge_session, session_warnings
 from ..staging import stage_file
 from ..vcf_source import DEFAULT_LIMITS, Limits, format_bytes
-from .common import AppContext, byte_progress, emit_json, emit_table, format_option, pass_app
+from .common import (
+    AppContext,
+    ProgressCallback,
+    byte_progress,
+    byte_progress_group,
+    emit_json,
+    emit_table,
+    format_option,
+    pass_app,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 _FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
@@ -266,11 +279,83 @@ def ingest(
     _finish(results, fmt)
 
 
+def _load_one(
+    conn: psycopg.Connection[Any],
+    provider: KeyProvider,
+    path: Path,
+    progress: ProgressCallback | None,
+    *,
+    engine: str,
+    strict: bool,
+    reload: bool,
+    limits: Limits,
+) -> dict[str, Any]:
+    """Stage then ingest one file; its result entry, whatever happened."""
+    session_id: uuid.UUID | None = None
+    try:
+        staged = stage_file(conn, provider, path, progress, reload=reload, limits=limits)
+        session_id = staged.session_id
+        done = ingest_session(
+            conn, provider, session_id, label=str(path), engine=engine, strict=strict
+        )
+    except AlreadyLoaded as exc:
+        return _already(str(path), exc)
+    except VcfPgError as exc:
+        if session_id is not None:
+            # the load error matters more; 'vcfctl sessions purge' can retry
+            with contextlib.suppress(VcfPgError):
+                purge_session(conn, session_id)
+        return _failure(str(path), session_id, exc)
+    return _done(str(path), done, session_warnings(conn, done.session_id))
+
+
+def _load_parallel(
+    app: AppContext, files: tuple[Path, ...], jobs: int, **options: Any
+) -> list[dict[str, Any]]:
+    """Load files on `jobs` connections at once, results in the order given.
+
+    Each connection sets vcf_pg_loader.ingest_concurrent: the variants and
+    samples an ingest shares with other files are committed apart, block by
+    block, so the ingests do not wait on each other (docs/architecture.md,
+    "Parallel loads")."""
+    provider = app.provider()
+    conns = [app.connect() for _ in range(min(jobs, len(files)))]
+    free: queue.SimpleQueue[psycopg.Connection[Any]] = queue.SimpleQueue()
+    for conn in conns:
+        conn.execute("SET vcf_pg_loader.ingest_concurrent = on")
+        free.put(conn)
+    try:
+        with byte_progress_group() as add_bar, ThreadPoolExecutor(len(conns)) as pool:
+
+            def run(path: Path) -> dict[str, Any]:
+                conn = free.get()
+                try:
+                    progress = add_bar(f"loading {path.name}")
+                    return _load_one(conn, provider, path, progress, **options)
+                finally:
+                    free.put(conn)
+
+            return list(pool.map(run, files))
+    finally:
+        for conn in conns:
+            conn.close()
+
+
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=_FILE)
 @engine_options
 @reload_option
 @limit_options
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Files loaded at once, each on its own connection. Above 1, the variants "
+    "and samples files share are committed apart, so no load waits on another's "
+    "(a failed file can leave some, used by nothing).",
+)
 @format_option
 @pass_app
 def load(
@@ -280,40 +365,33 @@ def load(
     strict: bool,
     reload: bool,
     limits: Limits,
+    jobs: int,
     fmt: str,
 ) -> None:
-    """Load VCF files: stage, then ingest inside the database, one file at a time.
+    """Load VCF files: stage, then ingest inside the database, one file at a time
+    (--jobs N: N at a time).
 
     Each file is all or nothing. With --format json, prints a list with, per
-    file: session_id, file, records (data lines), variants (per-ALT rows),
-    calls, samples, warnings, state. Content already loaded, also by a load
-    of the same content running at the same moment, is reported as
-    already_loaded (session_id: the session that holds it) and not written
-    again (unless --reload); a staged copy that lost the race is purged.
-    Exit status is non-zero if any file failed (3 for a file that is not
-    loadable or is beyond a --max-* limit; docs/architecture.md, "Limits").
+    file in the order given: session_id, file, records (data lines), variants
+    (per-ALT rows), calls, samples, warnings, state. Content already loaded,
+    also by a load of the same content running at the same moment, is
+    reported as already_loaded (session_id: the session that holds it) and
+    not written again (unless --reload); a staged copy that lost the race is
+    purged. Exit status is non-zero if any file failed (3 for a file that is
+    not loadable or is beyond a --max-* limit; docs/architecture.md, "Limits").
+
+    \b
+    Example, one file per chromosome, two at a time:
+      vcfctl load --jobs 2 cohort.chr1.vcf.gz cohort.chr2.vcf.gz cohort.chr3.vcf.gz
     """
-    conn = app.connect()
-    provider = app.provider()
-    results: list[dict[str, Any]] = []
-    for path in files:
-        session_id: uuid.UUID | None = None
-        try:
-            with byte_progress(f"staging {path.name}") as progress:
-                staged = stage_file(conn, provider, path, progress, reload=reload, limits=limits)
-            session_id = staged.session_id
-            done = ingest_session(
-                conn, provider, session_id, label=str(path), engine=engine, strict=strict
-            )
-        except AlreadyLoaded as exc:
-            results.append(_already(str(path), exc))
-            continue
-        except VcfPgError as exc:
-            if session_id is not None:
-                # the load error matters more; 'vcfctl sessions purge' can retry
-                with contextlib.suppress(VcfPgError):
-                    purge_session(conn, session_id)
-            results.append(_failure(str(path), session_id, exc))
-            continue
-        results.append(_done(str(path), done, session_warnings(conn, done.session_id)))
+    options: dict[str, Any] = dict(engine=engine, strict=strict, reload=reload, limits=limits)
+    if jobs > 1 and len(files) > 1:
+        results = _load_parallel(app, files, jobs, **options)
+    else:
+        conn = app.connect()
+        provider = app.provider()
+        results = []
+        for path in files:
+            with byte_progress(f"loading {path.name}") as progress:
+                results.append(_load_one(conn, provider, path, progress, **options))
     _finish(results, fmt)

@@ -8,6 +8,8 @@ a key needs it.
 
 from __future__ import annotations
 
+import threading
+
 from ..config import Settings
 from ..errors import KeyError_
 from .aws_kms import AwsKmsProvider
@@ -55,15 +57,18 @@ class ProviderSet:
         self.settings = settings
         self.name = settings.key_provider
         self._built: dict[str, KeyProvider] = dict(providers or {})
+        # vcfctl load --jobs unwraps from several threads: build each once
+        self._building = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ProviderSet(default={self.name!r}, built={sorted(self._built)!r})"
 
     def get(self, name: str) -> KeyProvider:
         """The provider called name, built on first use (KeyError_ if it cannot be)."""
-        if name not in self._built:
-            self._built[name] = self._build(name)
-        return self._built[name]
+        with self._building:
+            if name not in self._built:
+                self._built[name] = self._build(name)
+            return self._built[name]
 
     def _build(self, name: str) -> KeyProvider:
         if name == "local":

@@ -211,6 +211,10 @@ def test_attacker_settings_leak_nothing(rig: Rig) -> None:
     try:
         out = rig.vcfctl("dbg_loader", "load", "--format", "json", str(_vcf(rig, "b.vcf", 500)))
         assert '"ingested"' in out
+        # and two at once: shared rows committed apart, through the loopback
+        files = [str(_vcf(rig, f"{n}.vcf", start)) for n, start in (("c", 900), ("d", 1300))]
+        out = rig.vcfctl("dbg_loader", "load", "--jobs", "2", "--format", "json", *files)
+        assert out.count('"ingested"') == 2
     finally:
         rig.server_unwrapping(True)
 
