@@ -10,7 +10,9 @@
 -- vcf._variant_ids (index probes under a fixed plan) instead of joining
 -- vcf.variants, whose statistics could make that join hash the whole table.
 -- Issue 11, item 3: it adds new variants through vcf._share_variants, which
--- commits them apart in a concurrent ingest (vcfctl load --jobs).
+-- commits them apart in a concurrent ingest (vcfctl load --jobs); its memos
+-- are emptied past 10,000 entries (was 250,000), so that its memory stays
+-- flat with the file's length.
 CREATE OR REPLACE FUNCTION @extschema@._ingest_block_py(
     p_session_id uuid, p_data text, p_lines_before bigint, p_records_before bigint,
     p_columns integer, p_sample_ids bigint[], p_fields jsonb,
@@ -206,8 +208,12 @@ _int_list = st["int_list"]
 
 # Definitions and memos, per header (all blocks of an ingest share it). A
 # memo holds only results that raised no warning, so a hit is exactly what
-# the full computation gives; memos are emptied when they grow large.
-if st["fields_text"] != p_fields or st["info_defs"] is None or st["memo_size"] > 250000:
+# the full computation gives; memos are emptied past 10,000 entries: values
+# that repeat (GT strings, small integers) are found again at once, and the
+# unique ones (most INFO strings) no longer pile up. At 250,000 the backend
+# grew from 64 to 80 MiB between a 200,000- and a 2,000,000-record file; at
+# 10,000 it stays at 64, as fast (docs/benchmarks.md).
+if st["fields_text"] != p_fields or st["info_defs"] is None or st["memo_size"] > 10000:
     if st["fields_text"] != p_fields or st["info_defs"] is None:
         fields = st["json"].loads(p_fields) if p_fields is not None else {}
         st["info_defs"] = fields.get("INFO") or {}

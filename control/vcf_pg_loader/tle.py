@@ -83,7 +83,11 @@ def script_path(version: str = EXTENSION_VERSION, explicit: Path | None = None) 
         )
     if SQL_DIR.is_dir():
         built = path.stat().st_mtime
-        if any(src.stat().st_mtime > built for src in SQL_DIR.rglob("*.sql")):
+        # the companion's sources (sql/plpython/) are not in this script
+        sources = (
+            s for s in SQL_DIR.rglob("*.sql") if "plpython" not in s.relative_to(SQL_DIR).parts
+        )
+        if any(src.stat().st_mtime > built for src in sources):
             raise VcfPgError(
                 f"install script {path.name} is older than its sources in sql/",
                 hint="Run 'make -C extension' to rebuild it.",
