@@ -38,7 +38,8 @@ BEGIN
         ('vcf_analyst',    'table',    'variants',          'SELECT'),
         ('vcf_analyst',    'table',    'records',           'SELECT'),
         ('vcf_analyst',    'table',    'record_lines',      'SELECT'),
-        ('vcf_analyst',    'table',    'calls',             'SELECT'),
+        ('vcf_analyst',    'table',    'calls',             'SELECT'),          -- a view (security_invoker) over records
+        ('vcf_analyst',    'function', 'call\_%',          'EXECUTE'),         -- its decoders, inlined into queries
         ('vcf_analyst',    'table',    'session_samples',   'SELECT'),
         ('vcf_analyst',    'table',    'samples',           'SELECT (sample_id, created_at)'),
         ('vcf_analyst',    'table',    'sessions',          'SELECT (session_id, state, block_count, line_count, records,'

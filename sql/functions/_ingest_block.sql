@@ -18,8 +18,8 @@ BEGIN
     -- The portable engine: parses the data lines of one decrypted block
     -- set-based (a few statements per block, not one call per line) and
     -- writes variants (shared, one per ALT allele), records (INFO typed and
-    -- sliced per ALT), record_lines and calls (GT recoded, GQ/DP/AD/PL
-    -- promoted, other FORMAT fields typed and sliced), exactly as
+    -- sliced per ALT, and the dense genotype columns: GT recoded, GQ/DP/AD/PL
+    -- promoted, other FORMAT fields typed and sliced) and record_lines, exactly as
     -- docs/vcf-semantics.md says; record-level deviations go to
     -- pg_temp.vcf_ingest_warnings. Blank lines are skipped but counted, so
     -- line numbers are the file's. Raises VP040 naming the file line of the
@@ -223,29 +223,13 @@ BEGIN
      GROUP BY e.record_no, a.n, e.sample, e.ord, e.key, e.type, e.number, e.dot, e.all_int;
 
     ANALYZE pg_temp.vcf_ingest_values;
-    INSERT INTO @extschema@.records
-           (session_id, record_no, alt_no, variant_id, id, qual, filter, info, alts)
-    SELECT p_session_id, l.record_no, a.n, v_ids[(l.alleles_before + a.n)::integer],
-           NULLIF(l.f[3], '.'),
-           CASE WHEN l.f[6] <> '.' THEN l.f[6]::double precision END,
-           CASE WHEN l.f[7] <> '.' THEN string_to_array(l.f[7], ';') END,
-           iv.info,
-           l.alts
-      FROM (SELECT x.*, sum(cardinality(x.alts)) OVER (ORDER BY x.record_no)
-                        - cardinality(x.alts) AS alleles_before
-              FROM pg_temp.vcf_ingest_lines x) AS l
-     CROSS JOIN LATERAL unnest(l.alts) WITH ORDINALITY AS a(alt, n)
-      LEFT JOIN (SELECT x.record_no, x.alt_no, jsonb_object_agg(x.key, x.value ORDER BY x.ord) AS info
-                   FROM pg_temp.vcf_ingest_values x WHERE x.sample = 0
-                  GROUP BY x.record_no, x.alt_no) AS iv
-        ON iv.record_no = l.record_no AND iv.alt_no = a.n;
-    GET DIAGNOSTICS o_variants = ROW_COUNT;
-
+    -- per (record, ALT, sample): decoded here, encoded by vcf._genotype_columns
+    TRUNCATE pg_temp.vcf_ingest_calls;
     o_calls := 0;
     IF v_nsamples > 0 THEN
-        INSERT INTO @extschema@.calls
-               (session_id, record_no, alt_no, sample_id, gt, phased, gq, dp, ad, pl, fmt)
-        SELECT p_session_id, l.record_no, a.n, p_sample_ids[s.i],
+        INSERT INTO pg_temp.vcf_ingest_calls
+               (record_no, alt_no, sample_index, gt, phased, gq, dp, ad, pl, fmt)
+        SELECT l.record_no, a.n, s.i,
                CASE WHEN g.raw <> '' THEN
                    ARRAY(SELECT CASE WHEN x.allele !~ '^[0-9]{1,9}$' THEN NULL
                                      WHEN x.allele::integer = 0 THEN 0
@@ -278,6 +262,30 @@ BEGIN
             ON f.record_no = l.record_no AND f.alt_no = a.n AND f.sample = s.i;
         GET DIAGNOSTICS o_calls = ROW_COUNT;
     END IF;
+
+    INSERT INTO @extschema@.records
+           (session_id, record_no, alt_no, variant_id, id, qual, filter, info, alts,
+            gt, gq, dp, ad, pl, fmt)
+    SELECT p_session_id, l.record_no, a.n, v_ids[(l.alleles_before + a.n)::integer],
+           NULLIF(l.f[3], '.'),
+           CASE WHEN l.f[6] <> '.' THEN l.f[6]::double precision END,
+           CASE WHEN l.f[7] <> '.' THEN string_to_array(l.f[7], ';') END,
+           iv.info,
+           l.alts,
+           g.gt, g.gq, g.dp, g.ad, g.pl, g.fmt
+      FROM (SELECT x.*, sum(cardinality(x.alts)) OVER (ORDER BY x.record_no)
+                        - cardinality(x.alts) AS alleles_before
+              FROM pg_temp.vcf_ingest_lines x) AS l
+     CROSS JOIN LATERAL unnest(l.alts) WITH ORDINALITY AS a(alt, n)
+      LEFT JOIN (SELECT x.record_no, x.alt_no, jsonb_object_agg(x.key, x.value ORDER BY x.ord) AS info
+                   FROM pg_temp.vcf_ingest_values x WHERE x.sample = 0
+                  GROUP BY x.record_no, x.alt_no) AS iv
+        ON iv.record_no = l.record_no AND iv.alt_no = a.n
+      -- the block's calls, encoded dense per (record, ALT)
+      LEFT JOIN @extschema@._genotype_columns() AS g
+        ON g.record_no = l.record_no AND g.alt_no = a.n;
+    GET DIAGNOSTICS o_variants = ROW_COUNT;
+
 END
 $$;
 

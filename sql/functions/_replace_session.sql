@@ -29,7 +29,6 @@ BEGIN
         RAISE EXCEPTION 'session % is no longer ingested; nothing to replace', p_old
             USING ERRCODE = 'VP051', HINT = 'Stage the file again with --reload.';
     END IF;
-    DELETE FROM @extschema@.calls WHERE session_id = p_old;
     DELETE FROM @extschema@.records WHERE session_id = p_old;
     DELETE FROM @extschema@.record_lines WHERE session_id = p_old;
     DELETE FROM @extschema@.session_samples WHERE session_id = p_old;

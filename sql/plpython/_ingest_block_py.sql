@@ -7,8 +7,10 @@ AS $$
 # The PL/Python engine, twin of vcf._ingest_block (same arguments, same rows,
 # same warnings, same VP040 errors; docs/vcf-semantics.md is the contract):
 # parses the data lines of one decrypted block in Python and writes
-# variants, record_lines, records and calls with one prepared
-# INSERT ... SELECT FROM unnest(...) each, and its warnings with one more.
+# variants, record_lines and records (with the dense genotype columns,
+# encoded here by encode_row exactly as vcf._genotype_columns does) with one
+# prepared INSERT ... SELECT FROM unnest(...) each, and its warnings with one
+# more.
 # One call per block, never per line. Compiled patterns, helpers, plans and
 # memos of typed values are kept in SD for the database session.
 # Raises VP040 naming the file line of the first malformed data line.
@@ -17,6 +19,7 @@ if st is None:
     import hashlib
     import json
     import re
+    import struct
     from decimal import Decimal
 
     st = {"json": json, "sha256": hashlib.sha256, "fields_text": None, "info_defs": None,
@@ -101,8 +104,73 @@ if st is None:
             return key.lower()
         return None
 
-    def int_array(values):
-        return "{" + ",".join([("NULL" if v is None else str(v)) for v in values]) + "}"
+    # The dense genotype columns of vcf.records (docs/architecture.md,
+    # "Genotype columns"), byte for byte those of vcf._genotype_columns.
+    pack = struct.pack
+    gt_code = {0: 0, 1: 1, None: 2}
+    markers = {1: 255, 2: -32768, 4: -2147483648}
+    letters = {1: "B", 2: "h", 4: "i"}
+
+    def width(lo, hi):
+        return 1 if lo >= 0 and hi <= 254 else 2 if lo >= -32767 and hi <= 32767 else 4
+
+    def gt_column(gts, phased):
+        ploidy = max([len(g) for g in gts if g is not None], default=0)
+        if ploidy == 0:
+            return None
+        if ploidy <= 2:
+            return b"\x01" + bytes([
+                15 if g is None else
+                (gt_code[g[0]] | ((gt_code[g[1]] if len(g) > 1 else 3) << 2) | (16 if p else 0))
+                for g, p in zip(gts, phased)])
+        out = [b"\x02", pack(">i", ploidy)]
+        for g, p in zip(gts, phased):
+            if g is None:
+                out.append(b"\x03" * ploidy)
+            else:
+                codes = [gt_code[a] for a in g] + [3] * (ploidy - len(g))
+                if p:
+                    codes[0] |= 16
+                out.append(bytes(codes))
+        return b"".join(out)
+
+    def fixed_column(values):
+        known = [v for v in values if v is not None]
+        if not known:
+            return None
+        w = width(min(known), max(known))
+        m = markers[w]
+        return bytes([w]) + pack(">%d%s" % (len(values), letters[w]),
+                                 *[m if v is None else v for v in values])
+
+    def list_column(lists):
+        known = [x for x in lists if x is not None]
+        if not known:
+            return None
+        n = max(len(x) for x in known)
+        elems = [e for x in known for e in x if e is not None]
+        w = width(min(elems), max(elems)) if elems else 1
+        cw = 1 if n <= 254 else 4
+        m = markers[w]
+        slots = ">%d%s" % (n, letters[w])
+        out = [bytes([w, cw]), pack(">i", n)]
+        for x in lists:
+            if x is None:
+                out.append(b"\xff" if cw == 1 else pack(">i", -1))
+                out.append(pack(slots, *([m] * n)))
+            else:
+                out.append(bytes([len(x)]) if cw == 1 else pack(">i", len(x)))
+                out.append(pack(slots, *([m if e is None else e for e in x] + [m] * (n - len(x)))))
+        return b"".join(out)
+
+    def encode_row(calls):
+        # one records row's (gt, gq, dp, ad, pl, fmt) from its calls, in the
+        # file's sample order: (gt, phased, gq, dp, ad, pl, fmt) each
+        gt, phased, gq, dp, ad, pl, fmt = zip(*calls)
+        return (gt_column(gt, phased), fixed_column(gq), fixed_column(dp),
+                list_column(ad), list_column(pl),
+                None if fmt.count(None) == len(fmt)
+                else "[" + ",".join(["null" if f is None else f for f in fmt]) + "]")
 
     def error(session_id, line_no, reason, detail=None):
         # VP040 with exactly the PL/pgSQL engine's message. PL/Python writes
@@ -119,7 +187,7 @@ if st is None:
         raise exc
 
     st.update(is_pos=is_pos, is_qual=is_qual, convert=convert, promoted=promoted,
-              int_array=int_array, error=error, dumps=_dumps,
+              error=error, dumps=_dumps, encode_row=encode_row,
               # elements that int4in reads as the same 32-bit integers
               int_list=re.compile(r"[0-9]{1,9}(,[0-9]{1,9})*").fullmatch,
               gt_split=re.compile(r"[/|]").split,
@@ -143,34 +211,27 @@ if st is None:
     # of vcf.variants (vcf._variant_ids), in the order of the variants rows
     st["variant_ids"] = plpy.prepare(
         "SELECT " + ext + "._variant_ids($1, $2, $3) AS ids", ["text[]", "integer[]", "bytea[]"])
+    # the genotype columns ($13-$18) are per ALT row, NULL for a file
+    # without samples (unnest pads them)
     st["records"] = plpy.prepare(
         "INSERT INTO " + ext + ".records"
-        " (session_id, record_no, alt_no, variant_id, id, qual, filter, info, alts)"
+        " (session_id, record_no, alt_no, variant_id, id, qual, filter, info, alts,"
+        "  gt, gq, dp, ad, pl, fmt)"
         " SELECT $1, u.record_no, u.alt_no, u.variant_id, nullif(s.id, '.'),"
         "        CASE WHEN s.qual <> '.' THEN s.qual::double precision END,"
         "        CASE WHEN s.filter <> '.' THEN string_to_array(s.filter, ';') END,"
-        "        u.info::jsonb, string_to_array(s.alts, ',')"
-        " FROM unnest($2::bigint[], $3::smallint[], $4::bigint[], $5::text[])"
-        "      AS u(record_no, alt_no, variant_id, info)"
+        "        u.info::jsonb, string_to_array(s.alts, ','),"
+        "        u.gt, u.gq, u.dp, u.ad, u.pl, u.fmt::jsonb"
+        " FROM unnest($2::bigint[], $3::smallint[], $4::bigint[], $5::text[],"
+        "             $13::bytea[], $14::bytea[], $15::bytea[], $16::bytea[], $17::bytea[],"
+        "             $18::text[])"
+        "      AS u(record_no, alt_no, variant_id, info, gt, gq, dp, ad, pl, fmt)"
         " JOIN unnest($6::bigint[], $7::text[], $8::integer[], $9::text[], $10::text[],"
         "             $11::text[], $12::text[])"
         "      AS s(record_no, chrom, pos, id, qual, filter, alts) ON s.record_no = u.record_no",
         ["uuid", "bigint[]", "smallint[]", "bigint[]", "text[]",
-         "bigint[]", "text[]", "integer[]", "text[]", "text[]", "text[]", "text[]"])
-    # calls rows come in (record, ALT, sample) order: record_no and alt_no
-    # are those of the records rows ($2, $3), one per $5 samples
-    st["calls"] = plpy.prepare(
-        "INSERT INTO " + ext + ".calls"
-        " (session_id, record_no, alt_no, sample_id, gt, phased, gq, dp, ad, pl, fmt)"
-        " SELECT $1, $2[((u.o - 1) / $5)::integer + 1], $3[((u.o - 1) / $5)::integer + 1],"
-        "        $4[((u.o - 1) % $5)::integer + 1],"
-        "        u.gt::smallint[], u.phased, u.gq, u.dp, u.ad::integer[], u.pl::integer[],"
-        "        u.fmt::jsonb"
-        " FROM unnest($6::text[], $7::boolean[], $8::integer[], $9::integer[], $10::text[],"
-        "             $11::text[], $12::text[])"
-        "      WITH ORDINALITY AS u(gt, phased, gq, dp, ad, pl, fmt, o)",
-        ["uuid", "bigint[]", "smallint[]", "bigint[]", "integer", "text[]", "boolean[]",
-         "integer[]", "integer[]", "text[]", "text[]", "text[]"])
+         "bigint[]", "text[]", "integer[]", "text[]", "text[]", "text[]", "text[]",
+         "bytea[]", "bytea[]", "bytea[]", "bytea[]", "bytea[]", "text[]"])
     # prepared on first use: the table exists only while vcf._ingest runs
     st["warnings_sql"] = (
         "INSERT INTO pg_temp.vcf_ingest_warnings (code, line_no, field, message)"
@@ -183,7 +244,7 @@ if st is None:
 is_pos = st["is_pos"]
 is_qual = st["is_qual"]
 convert = st["convert"]
-int_array = st["int_array"]
+encode_row = st["encode_row"]
 error = st["error"]
 dumps = st["dumps"]
 sha256 = st["sha256"]
@@ -362,9 +423,9 @@ def info_item(line_no, ord_, item, k):
 
 
 def gt_rows(gt_raw, k):
-    """GT recoded for each ALT n as '{...}' text (0 ref, 1 ALT n, 0 another
-    ALT, NULL for '.' or an allele that is not a number or beyond K), and
-    whether it is phased; bad is True when an allele names no allele."""
+    """GT recoded for each ALT n as a tuple (0 ref, 1 ALT n, 0 another ALT,
+    None for '.' or an allele that is not a number or beyond K), and whether
+    it is phased; bad is True when an allele names no allele."""
     r = memo_gt.get((gt_raw, k))
     if r is None:
         alleles = []
@@ -377,8 +438,8 @@ def gt_rows(gt_raw, k):
             else:
                 alleles.append(None)
                 bad = bad or a != "."
-        texts = tuple(int_array([None if i is None else 0 if i == 0 else 1 if i == n else 0
-                                 for i in alleles]) for n in range(1, k + 1))
+        texts = tuple(tuple([None if i is None else 0 if i == 0 else 1 if i == n else 0
+                             for i in alleles]) for n in range(1, k + 1))
         r = (texts, "|" in gt_raw, bad)
         if len(gt_raw) <= MEMO_MAX:
             memo_gt[(gt_raw, k)] = r
@@ -425,7 +486,8 @@ def _array_order(values):
 
 
 def sample_rows(line_no, s, plan, k, col):
-    """One sample column as K calls rows (gt, phased, gq, dp, ad, pl, fmt).
+    """One sample column as K calls (gt, phased, gq, dp, ad, pl, fmt), for
+    encode_row.
     K = 1 takes fast paths for the usual cases (nothing is sliced or
     checked then); anything unusual goes through field_values."""
     fkeys, gt_at, defs, dup = plan
@@ -460,7 +522,7 @@ def sample_rows(line_no, s, plan, k, col):
                     promo_vals[promo] = (None,)
                     continue
                 if _int_list(raw):
-                    promo_vals[promo] = ("{" + raw + "}",)
+                    promo_vals[promo] = (tuple(map(int, raw.split(","))),)
                     continue
             elif kind == "scalar":
                 c = memo.get(raw)
@@ -492,7 +554,7 @@ def sample_rows(line_no, s, plan, k, col):
             elif promo in ("gq", "dp"):
                 promo_vals[promo] = tuple(r[0] for r in int_rows)
             else:
-                promo_vals[promo] = tuple(int_array(r) for r in int_rows)
+                promo_vals[promo] = tuple(tuple(r) for r in int_rows)
             continue
         if fmt_parts is None:
             fmt_parts = tuple([] for _ in range(k))
@@ -514,7 +576,7 @@ def sample_rows(line_no, s, plan, k, col):
                     got = [g[0] for g in got if g[0] is not None]
                     vals.append(max(got) if got else None)
                 else:
-                    vals.append(int_array(max(got, key=_array_order)) if got else None)
+                    vals.append(tuple(max(got, key=_array_order)) if got else None)
             promo_vals[promo] = vals
     gq = promo_vals.get("gq", nones)
     dp = promo_vals.get("dp", nones)
@@ -662,14 +724,14 @@ if n_records:
     plpy.execute(st["record_lines"], [session_id] + [list(c) for c in zip(*l_rows)])
     r_cols = [list(c) for c in zip(*r_rows)]
     r_cols[2] = plpy.execute(st["variant_ids"], [v_cols[0], v_cols[1], v_cols[4]])[0]["ids"]
-    o_variants = plpy.execute(st["records"], [session_id] + r_cols
-                              + [list(c) for c in zip(*s_rows)]).nrows()
     if c_rows:
-        # a column with no value at all goes as NULL (unnest pads it);
-        # phased always goes, so that the row count is kept
-        c_cols = [list(c) if i == 1 or c.count(None) != len(c) else None
-                  for i, c in enumerate(zip(*c_rows))]
-        o_calls = plpy.execute(st["calls"], [session_id, r_cols[0], r_cols[1], sample_ids,
-                                             nsamples] + c_cols).nrows()
+        # c_rows are in (record, ALT, sample) order: nsamples per records row
+        g_cols = [list(c) for c in zip(*[encode_row(c_rows[i:i + nsamples])
+                                         for i in range(0, len(c_rows), nsamples)])]
+        o_calls = len(c_rows)
+    else:
+        g_cols = [None] * 6
+    o_variants = plpy.execute(st["records"], [session_id] + r_cols
+                              + [list(c) for c in zip(*s_rows)] + g_cols).nrows()
 return (n_records, o_variants, o_calls)
 $$;

@@ -18,8 +18,9 @@
 --   * warnings: messages of count_mismatch, undefined_key, bad_value,
 --     bad_gt, ploidy, exactly as the contract writes them;
 --   * VP040: every reason, its message, DETAIL and HINT, file line numbers.
--- The engine is called directly with made-up session ids (records, calls,
--- record_lines and variants have no foreign keys); everything is rolled back.
+-- The engine is called directly with made-up session and sample ids
+-- (records, session_samples, record_lines and variants have no foreign
+-- keys); everything is rolled back.
 BEGIN;
 SELECT plan(92);
 SET LOCAL client_min_messages = warning;
@@ -53,12 +54,19 @@ CREATE FUNCTION pg_temp.blk(p_case integer, p_lines text[], p_samples integer,
                             p_lines_before bigint, p_fields jsonb DEFAULT pg_temp.fields(),
                             p_records_before bigint DEFAULT 0)
 RETURNS text LANGUAGE sql VOLATILE
-RETURN (SELECT format('%s/%s/%s', b.o_records, b.o_variants, b.o_calls)
-          FROM vcf._ingest_block_py(
-                   pg_temp.sid(p_case), pg_temp.tsv(p_lines), p_lines_before, p_records_before,
-                   CASE WHEN p_samples = 0 THEN 8 ELSE 9 + p_samples END,
-                   ARRAY(SELECT 1000 * p_case + g FROM generate_series(1, p_samples) AS g)::bigint[],
-                   p_fields) AS b);
+AS $$
+-- the sample columns vcf._ingest_header would have written: vcf.calls reads
+-- the genotype columns of vcf.records through them
+INSERT INTO vcf.session_samples (session_id, sample_index, sample_id)
+SELECT pg_temp.sid(p_case), g, 1000 * p_case + g FROM generate_series(1, p_samples) AS g
+    ON CONFLICT DO NOTHING;
+SELECT format('%s/%s/%s', b.o_records, b.o_variants, b.o_calls)
+  FROM vcf._ingest_block_py(
+           pg_temp.sid(p_case), pg_temp.tsv(p_lines), p_lines_before, p_records_before,
+           CASE WHEN p_samples = 0 THEN 8 ELSE 9 + p_samples END,
+           ARRAY(SELECT 1000 * p_case + g FROM generate_series(1, p_samples) AS g)::bigint[],
+           p_fields) AS b;
+$$;
 
 -- sqlstate, message, detail and hint of the error a statement raises.
 CREATE FUNCTION pg_temp.err(p_sql text) RETURNS text[] LANGUAGE plpgsql AS $$
@@ -275,8 +283,8 @@ SELECT is(ROW((pg_temp.call(5, 2, 1, 1)).dp, (pg_temp.call(5, 2, 1, 1)).ad, (pg_
           'an Integer beyond 32 bits stays in fmt as a JSON integer; +1 and -0 are integers');
 SELECT is(ROW((pg_temp.call(5, 2, 1, 2)).dp, (pg_temp.call(5, 2, 1, 2)).ad, (pg_temp.call(5, 2, 1, 2)).gq,
               (pg_temp.call(5, 2, 1, 2)).fmt)::text,
-          ROW(-2147483648, NULL::integer[], NULL::integer, '{"AD": [1, 2147483648]}'::jsonb)::text,
-          'AD with an element beyond 32 bits in fmt');
+          ROW(NULL::integer, NULL::integer[], NULL::integer, '{"AD": [1, 2147483648]}'::jsonb)::text,
+          'AD with an element beyond 32 bits in fmt; a DP of -2147483648 (VCF''s reserved missing value) reads as missing');
 SELECT is(ROW((pg_temp.call(5, 2, 1, 3)).gt, (pg_temp.call(5, 2, 1, 3)).dp, (pg_temp.call(5, 2, 1, 3)).fmt)::text,
           ROW('{0,1}'::smallint[], NULL::integer, NULL::jsonb)::text, 'trailing FORMAT fields omitted: NULL, not in fmt');
 SELECT is(pg_temp.blk(6, ARRAY[

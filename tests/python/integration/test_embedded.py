@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -135,7 +136,12 @@ def test_a_cluster_of_the_previous_release_upgrades_itself(tmp_path: Path) -> No
                 "SELECT target, details->>'from', details->>'to' FROM vcf.audit_log"
                 " WHERE action = 'extension_update' ORDER BY audit_id"
             ).fetchall()
-            assert rows[:-1] == [(tle.EXTENSION, a, b) for a, b, _ in steps]
-            assert rows[-1][:2] == (tle.COMPANION, "0.1.0")
+            core = [r for r in rows if r[0] == tle.EXTENSION]
+            assert core == [(tle.EXTENSION, a, b) for a, b, _ in steps]
+            # then the companion's steps, one after another, from 0.1.0
+            companion = rows[len(core) :]
+            assert companion and all(r[0] == tle.COMPANION for r in companion)
+            assert companion[0][1] == "0.1.0"
+            assert all(x[2] == y[1] for x, y in itertools.pairwise(companion))
     finally:
         c.destroy()

@@ -231,6 +231,13 @@ def _run(
     conn.execute("BEGIN")
     try:
         conn.execute("SELECT vcf._ingest_scratch()")
+        # the sample columns vcf._ingest_header would write: vcf.calls reads
+        # the genotype columns of vcf.records through them
+        conn.execute(
+            "INSERT INTO vcf.session_samples (session_id, sample_index, sample_id)"
+            " SELECT %s, g, 100 + g FROM generate_series(1, %s) AS g",
+            (SESSION, samples),
+        )
         try:
             conn.execute("SAVEPOINT block")
             out["counts"] = conn.execute(
@@ -257,6 +264,8 @@ def _run(
             " WHERE session_id = %s ORDER BY 1",
             "calls": "SELECT record_no, alt_no, sample_id, gt, phased, gq, dp, ad, pl, fmt"
             " FROM vcf.calls WHERE session_id = %s ORDER BY 1, 2, 3",
+            "genotype_columns": "SELECT record_no, alt_no, gt, gq, dp, ad, pl, fmt"
+            " FROM vcf.records WHERE session_id = %s ORDER BY 1, 2",
         }.items():
             out[name] = conn.execute(sql, (SESSION,)).fetchall()
         out["warnings"] = conn.execute(

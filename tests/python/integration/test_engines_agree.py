@@ -2,8 +2,9 @@
 
 Each file is staged once and ingested by each engine in a transaction that is
 rolled back after its rows are read, so both parse exactly the same session.
-Every column of records, record_lines, calls and the variants they point to,
-and the warnings, must be equal.
+Every column of records (the dense genotype columns byte for byte),
+record_lines, the decoded calls and the variants they point to, and the
+warnings, must be equal.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ QUERIES = {
     " c.pl, c.fmt FROM vcf.calls c JOIN vcf.session_samples ss"
     " ON ss.session_id = c.session_id AND ss.sample_id = c.sample_id"
     " WHERE c.session_id = %s ORDER BY 1, 2, 3",
+    # the dense columns themselves, byte for byte: both engines' encoders
+    "genotype_columns": "SELECT record_no, alt_no, gt, gq, dp, ad, pl, fmt FROM vcf.records"
+    " WHERE session_id = %s ORDER BY 1, 2",
     "session": "SELECT records, variants, calls, samples, warnings FROM vcf.sessions"
     " WHERE session_id = %s",
 }

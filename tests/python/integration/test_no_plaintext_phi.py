@@ -35,7 +35,8 @@ def _all_values(conn: psycopg.Connection[Any]) -> list[tuple[str, bytes]]:
             " WHERE n.nspname = 'vcf' AND c.relkind IN ('r', 'p')"
         ).fetchall()
     ]
-    assert {"samples", "sessions", "audit_log", "data_keys", "records", "calls"} <= set(tables)
+    expected = {"samples", "sessions", "audit_log", "data_keys", "records", "record_lines"}
+    assert expected <= set(tables)
     values: list[tuple[str, bytes]] = []
     for table in tables:
         with conn.cursor() as cur:

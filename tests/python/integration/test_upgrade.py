@@ -106,6 +106,13 @@ def test_upgrade_equals_a_fresh_install_and_keeps_the_data(
     home = tmp_path / "home"
     session_id = _load_before_upgrade(old, home)
     env = _env(cluster, old, home)
+    calls_sql = (
+        "SELECT record_no, alt_no, sample_id, gt, phased, gq, dp, ad, pl, fmt FROM vcf.calls"
+        " WHERE session_id = %s ORDER BY 1, 2, 3"
+    )
+    with psycopg.connect(old, autocommit=True) as c:
+        calls_before = c.execute(calls_sql, (session_id,)).fetchall()
+    assert calls_before  # example.vcf has samples
 
     stale = vcfctl("sessions", "list", env=env)
     assert stale.returncode == 4 and "vcfctl needs" in stale.stderr, stale.stderr
@@ -121,7 +128,10 @@ def test_upgrade_equals_a_fresh_install_and_keeps_the_data(
     assert differences(expected, upgraded) == []
     assert differences(expected, before) != []  # the inventory sees what changed
 
-    # what was loaded at 0.1.0 is there, and this version works on it
+    # what was loaded at 0.1.0 is there (the calls table became the genotype
+    # columns of vcf.records at 0.4.0), and this version works on it
+    with psycopg.connect(old, autocommit=True) as c:
+        assert c.execute(calls_sql, (session_id,)).fetchall() == calls_before
     sessions = json.loads(vcfctl("sessions", "list", "--format", "json", env=env).stdout)
     assert [s["session_id"] for s in sessions if s["state"] == "ingested"] == [str(session_id)]
     again = vcfctl("load", "--reload", "--format", "json", str(DATA / "example.vcf"), env=env)
@@ -143,9 +153,12 @@ def test_upgrade_equals_a_fresh_install_and_keeps_the_data(
                 (tle.COMPANION,),
             ).fetchone()
             assert current is not None
-            expected_rows.append(
-                (tle.COMPANION, True, {"from": PREVIOUS_COMPANION, "to": current[0]})
-            )
+            at = PREVIOUS_COMPANION
+            while at != current[0]:  # one row per step of the companion's chain
+                (script,) = tle.EXTENSION_DIR.glob(f"{tle.COMPANION}--{at}--*.sql")
+                step_to = script.name.removesuffix(".sql").split("--")[2]
+                expected_rows.append((tle.COMPANION, True, {"from": at, "to": step_to}))
+                at = step_to
         assert rows == expected_rows
         # 0.3.0's lookup of variant ids, which both engines use
         assert c.execute(
