@@ -262,6 +262,11 @@ BEGIN
             ON f.record_no = l.record_no AND f.alt_no = a.n AND f.sample = s.i;
         GET DIAGNOSTICS o_calls = ROW_COUNT;
     END IF;
+    -- into a table with a key, not joined as a function: the join would
+    -- rescan the function's result once per records row
+    TRUNCATE pg_temp.vcf_ingest_genotypes;
+    INSERT INTO pg_temp.vcf_ingest_genotypes SELECT * FROM @extschema@._genotype_columns();
+    ANALYZE pg_temp.vcf_ingest_genotypes;
 
     INSERT INTO @extschema@.records
            (session_id, record_no, alt_no, variant_id, id, qual, filter, info, alts,
@@ -282,7 +287,7 @@ BEGIN
                   GROUP BY x.record_no, x.alt_no) AS iv
         ON iv.record_no = l.record_no AND iv.alt_no = a.n
       -- the block's calls, encoded dense per (record, ALT)
-      LEFT JOIN @extschema@._genotype_columns() AS g
+      LEFT JOIN pg_temp.vcf_ingest_genotypes g
         ON g.record_no = l.record_no AND g.alt_no = a.n;
     GET DIAGNOSTICS o_variants = ROW_COUNT;
 
