@@ -10,6 +10,12 @@ VCF_PG_LOADER_DB_SECRET_ID (--db-secret-id), or an RDS IAM auth token
 (VCF_PG_LOADER_IAM_AUTH, --iam-auth); at most one of the three. Without any,
 libpq's passfile (VCF_PG_LOADER_DB_PASSFILE, else PGPASSFILE or ~/.pgpass).
 
+With no --db, VCF_PG_LOADER_DB_URL or secret, libpq's own environment is
+honoured as psql honours it: any of PGHOST, PGHOSTADDR, PGPORT, PGDATABASE or
+PGSERVICE names a server, and vcfctl connects there (libpq reads them, and
+PGUSER, PGSSLMODE and the rest, itself). The embedded cluster is used only
+when nothing names a server.
+
 The default key provider: VCF_PG_LOADER_KEY_PROVIDER if set; else aws-kms when
 a KMS key id is given; else env when VCF_PG_LOADER_PHI_KEY is set; else local.
 """
@@ -27,6 +33,11 @@ from .keys.env import decode_phi_key
 ENV_PREFIX = "VCF_PG_LOADER_"
 TLS_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 KEY_PROVIDERS = ("local", "aws-kms", "env")
+# libpq environment variables that name a server: with one of them set,
+# vcfctl does not use the embedded cluster.
+LIBPQ_SERVER_VARS = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE")
+# what vcfctl reads of libpq's environment (never PGPASSWORD: libpq reads it)
+LIBPQ_VARS = (*LIBPQ_SERVER_VARS, "PGUSER", "PGSSLMODE", "PGREQUIRESSL")
 # TLS modes under which libpq never falls back to a cleartext connection.
 TLS_REQUIRED_MODES = ("require", "verify-ca", "verify-full")
 _TRUE = ("1", "true", "yes", "on")
@@ -67,11 +78,18 @@ class Settings:
     db_passfile: Path | None = None
     db_password: str | None = field(default=None, repr=False)
     phi_key: str | None = field(default=None, repr=False)
+    # the libpq environment variables (LIBPQ_VARS) that were set, with values
+    libpq_env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def libpq_server(self) -> bool:
+        """libpq's environment names a server (PGHOST, PGPORT, PGSERVICE...)."""
+        return any(name in LIBPQ_SERVER_VARS for name, _ in self.libpq_env)
 
     @property
     def embedded(self) -> bool:
-        """No database configured: use the private cluster in the home directory."""
-        return self.db_url is None and self.db_secret_id is None
+        """Nothing names a server: use the private cluster in the home directory."""
+        return self.db_url is None and self.db_secret_id is None and not self.libpq_server
 
     @property
     def master_key_path(self) -> Path:
@@ -89,6 +107,7 @@ class Settings:
                 "kms_key_id",
                 "db_secret_id",
                 "iam_auth",
+                "libpq_env",
             )
         )
         password = "<set>" if self.db_password else None
@@ -146,7 +165,7 @@ def load_settings(
     ]
     if len(sources) > 1:
         problems.append(f"give one database credential, not {' and '.join(sources)}")
-    if iam and url is None and secret_id is None:
+    if iam and url is None and secret_id is None and not env.get("PGHOST"):
         problems.append("--iam-auth needs a database: --db URL (host, port, user)")
     if iam and tls_mode is not None and tls_mode not in TLS_REQUIRED_MODES:
         problems.append(
@@ -191,7 +210,12 @@ def load_settings(
         problems.append(
             f"{ENV_PREFIX}TLS_CLIENT_CERT and {ENV_PREFIX}TLS_CLIENT_KEY go together: give both"
         )
-    remote = url is not None or secret_id is not None
+    libpq_env = tuple((name, env[name]) for name in LIBPQ_VARS if env.get(name))
+    remote = (
+        url is not None
+        or secret_id is not None
+        or any(name in LIBPQ_SERVER_VARS for name, _ in libpq_env)
+    )
     if remote and tls_mode is None and paths["TLS_CA_CERT"] is not None:
         tls_mode = "verify-full"
     if problems:
@@ -214,6 +238,7 @@ def load_settings(
         db_passfile=paths["DB_PASSFILE"],
         db_password=password,
         phi_key=phi_key,
+        libpq_env=libpq_env,
     )
 
 

@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from . import EXTENSION_VERSION
-from .config import ENV_PREFIX, TLS_REQUIRED_MODES, Settings
+from .config import ENV_PREFIX, LIBPQ_SERVER_VARS, TLS_REQUIRED_MODES, Settings
 from .credentials import CredentialError, fetch_db_secret, rds_auth_token
 from .embedded import EmbeddedCluster
 from .errors import DatabaseError, VcfPgError
@@ -157,11 +157,17 @@ def connection_params(settings: Settings, providers: KeyProvider | None = None) 
             if value is not None and not parsed.get(name):
                 params[name] = str(value)
         params["password"] = secret.password
-    host = str(params.get("host") or parsed.get("host") or "")
+    libpq = dict(settings.libpq_env)
+    host = str(params.get("host") or parsed.get("host") or libpq.get("PGHOST") or "")
     hosts = host.split(",") if host else [""]
     if settings.tls_mode:
         params["sslmode"] = settings.tls_mode
-    elif "sslmode" not in parsed:
+    elif (
+        "sslmode" not in parsed
+        and "service" not in parsed
+        and not {"PGSSLMODE", "PGREQUIRESSL", "PGSERVICE"} & libpq.keys()
+    ):
+        # the user's sslmode (URL, PGSSLMODE, a service file) is left to libpq
         params["sslmode"] = "prefer" if all(_is_local(h) for h in hosts) else "verify-full"
     if settings.tls_ca_cert:
         params["sslrootcert"] = str(settings.tls_ca_cert)
@@ -174,7 +180,12 @@ def connection_params(settings: Settings, providers: KeyProvider | None = None) 
     if settings.db_password:
         params["password"] = settings.db_password
     if settings.iam_auth:
-        params["password"] = _iam_token(params, parsed, hosts)
+        from_env = {
+            key: libpq[name]
+            for key, name in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"))
+            if name in libpq
+        }
+        params["password"] = _iam_token(params, {**from_env, **parsed}, hosts)
     params.setdefault("application_name", "vcfctl")
     return params
 
@@ -267,6 +278,22 @@ def _connect_error(exc: psycopg.OperationalError) -> DatabaseError:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else "connection failed"
     return DatabaseError(f"cannot connect to the database: {first}")
+
+
+def describe_database(conn: psycopg.Connection[Any], settings: Settings) -> str:
+    """Which database a connection reached and what chose it, without secrets:
+    'database "vcf" on /path:5432 as vcf_admin (the embedded cluster)'."""
+    if settings.embedded:
+        source = "the embedded cluster"
+    elif settings.db_url is not None:
+        source = f"--db or {ENV_PREFIX}DB_URL"
+    elif settings.db_secret_id is not None:
+        source = "--db-secret-id"
+    else:
+        names = ", ".join(n for n, _ in settings.libpq_env if n in LIBPQ_SERVER_VARS)
+        source = f"the libpq environment: {names}"
+    info = conn.info
+    return f'database "{info.dbname}" on {info.host}:{info.port} as {info.user} ({source})'
 
 
 def connect(settings: Settings, providers: KeyProvider | None = None) -> psycopg.Connection[Any]:

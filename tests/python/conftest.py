@@ -116,7 +116,11 @@ def vcfctl(home: Path, cluster: Any) -> Any:
     def run(
         *args: str, env: dict[str, str] | None = None, **kw: Any
     ) -> subprocess.CompletedProcess[str]:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("VCF_PG_LOADER_")}
+        # nothing of the caller's vcfctl or libpq environment (PGHOST would name
+        # a server): only what the test gives
+        full_env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("VCF_PG_LOADER_", "PG"))
+        }
         full_env["VCF_PG_LOADER_HOME"] = str(home)
         full_env.update(server_env)
         full_env.update(env or {})

@@ -31,7 +31,8 @@ from .sessions_cmd import sessions_group
     metavar="URL",
     help="libpq URL or connection string of your database (no password in it; use "
     "VCF_PG_LOADER_DB_PASSWORD, a passfile, --db-secret-id or --iam-auth). "
-    "Default: VCF_PG_LOADER_DB_URL, else the embedded cluster.",
+    "Default: VCF_PG_LOADER_DB_URL, else libpq's environment when it names a server "
+    "(PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGSERVICE), else the embedded cluster.",
 )
 @click.option(
     "--home",
@@ -95,8 +96,11 @@ def cli(
 ) -> None:
     """Load VCF files carrying PHI into PostgreSQL, encrypted, with an audit trail.
 
-    With no database configured, vcfctl uses a private embedded PostgreSQL
-    cluster in its home directory (Unix socket only). There is no password
+    With no database configured (--db, VCF_PG_LOADER_DB_URL, --db-secret-id,
+    or libpq's PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGSERVICE), vcfctl uses
+    a private embedded PostgreSQL cluster in its home directory (Unix socket
+    only); stage, ingest and load say on stderr which database they write
+    to. There is no password
     flag: the password comes from VCF_PG_LOADER_DB_PASSWORD, a libpq passfile,
     --db-secret-id or --iam-auth.
     """

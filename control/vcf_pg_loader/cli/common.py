@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ..config import Settings, load_settings
-from ..db import connect
+from ..db import connect, describe_database
 from ..keys.providers import ProviderSet
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,6 +46,7 @@ class AppContext:
     iam_auth: bool | None = None
     _settings: Settings | None = field(default=None, repr=False)
     _providers: ProviderSet | None = field(default=None, repr=False)
+    _announced: bool = field(default=False, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -63,8 +64,16 @@ class AppContext:
             )
         return self._settings
 
-    def connect(self) -> psycopg.Connection[Any]:
-        return connect(self.settings, self.provider())
+    def connect(self, *, announce: bool = False) -> psycopg.Connection[Any]:
+        """A connection; with announce, say once on stderr which database it is
+        (the commands that write: stage, ingest, load)."""
+        conn = connect(self.settings, self.provider())
+        if announce and not self._announced:
+            self._announced = True
+            stderr.print(
+                f"vcfctl: {describe_database(conn, self.settings)}", highlight=False, soft_wrap=True
+            )
+        return conn
 
     def provider(self) -> ProviderSet:
         """Generates with the configured provider, unwraps with each key's own."""

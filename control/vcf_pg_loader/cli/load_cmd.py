@@ -223,7 +223,7 @@ def stage(app: AppContext, files: tuple[Path, ...], reload: bool, limits: Limits
     A file that is not loadable, or beyond a --max-* limit, is rejected
     whole (exit 3): nothing of it is staged.
     """
-    conn = app.connect()
+    conn = app.connect(announce=True)
     provider = app.provider()
     results: list[dict[str, Any]] = []
     for path in files:
@@ -263,7 +263,7 @@ def ingest(
     app: AppContext, session_ids: tuple[uuid.UUID, ...], engine: str, strict: bool, fmt: str
 ) -> None:
     """Ingest staged sessions: SELECT vcf_ingest(...) with the keys unlocked."""
-    conn = app.connect()
+    conn = app.connect(announce=True)
     provider = app.provider()
     results: list[dict[str, Any]] = []
     for session_id in session_ids:
@@ -319,7 +319,7 @@ def _load_parallel(
     block, so the ingests do not wait on each other (docs/architecture.md,
     "Parallel loads")."""
     provider = app.provider()
-    conns = [app.connect() for _ in range(min(jobs, len(files)))]
+    conns = [app.connect(announce=True) for _ in range(min(jobs, len(files)))]
     free: queue.SimpleQueue[psycopg.Connection[Any]] = queue.SimpleQueue()
     for conn in conns:
         conn.execute("SET vcf_pg_loader.ingest_concurrent = on")
@@ -388,7 +388,7 @@ def load(
     if jobs > 1 and len(files) > 1:
         results = _load_parallel(app, files, jobs, **options)
     else:
-        conn = app.connect()
+        conn = app.connect(announce=True)
         provider = app.provider()
         results = []
         for path in files:

@@ -110,6 +110,47 @@ def test_iam_auth_setting_is_a_boolean() -> None:
         load_settings(iam_auth=True, environ={})
 
 
+@pytest.mark.parametrize("name", ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE"])
+def test_a_libpq_variable_naming_a_server_means_not_embedded(name: str) -> None:
+    s = load_settings(environ={name: "db.example.org" if "HOST" in name else "x"})
+    assert not s.embedded and s.libpq_server
+    assert (name, s.libpq_env[0][1]) in s.libpq_env and name in repr(s)
+    params = connection_params(s)
+    assert params["conninfo"] == ""  # libpq reads the variables itself, as psql does
+
+
+def test_libpq_user_or_sslmode_alone_name_no_server() -> None:
+    s = load_settings(environ={"PGUSER": "alice", "PGSSLMODE": "require", "PGPASSWORD": "pw"})
+    assert s.embedded
+    assert "pw" not in repr(s) and all(n != "PGPASSWORD" for n, _ in s.libpq_env)
+
+
+def test_pghost_gets_the_tls_defaults_of_its_host() -> None:
+    remote = connection_params(load_settings(environ={"PGHOST": "db.example.org"}))
+    assert remote["sslmode"] == "verify-full"
+    local = connection_params(load_settings(environ={"PGHOST": "/var/run/postgresql"}))
+    assert local["sslmode"] == "prefer"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PGHOST": "db.example.org", "PGSSLMODE": "disable"},
+        {"PGHOST": "db.example.org", "PGREQUIRESSL": "1"},
+        {"PGSERVICE": "vcf"},
+    ],
+)
+def test_the_users_libpq_sslmode_is_not_overridden(env: dict[str, str]) -> None:
+    assert "sslmode" not in connection_params(load_settings(environ=env))
+
+
+def test_the_url_beats_the_libpq_environment() -> None:
+    s = load_settings(db_url="host=db.example.org dbname=vcf", environ={"PGHOST": "other"})
+    params = connection_params(s)
+    assert params["conninfo"] == "host=db.example.org dbname=vcf"
+    assert params["sslmode"] == "verify-full"  # libpq gives the URL's host precedence too
+
+
 def test_secret_id_means_not_embedded() -> None:
     s = load_settings(environ={"VCF_PG_LOADER_DB_SECRET_ID": "vcf/loader"})
     assert not s.embedded and s.db_secret_id == "vcf/loader"
