@@ -50,8 +50,7 @@ MODES = ("serial", "processes", "jobs")
 def empty_loaded(conn: psycopg.Connection[Any]) -> None:
     """What the loads wrote, samples too, so that each mode starts from the same state."""
     conn.execute(
-        "TRUNCATE vcf.records, vcf.record_lines, vcf.calls, vcf.variants,"
-        " vcf.session_samples, vcf.samples"
+        "TRUNCATE vcf.records, vcf.record_lines, vcf.variants, vcf.session_samples, vcf.samples"
     )
     conn.execute("CHECKPOINT")
 

@@ -7,9 +7,11 @@ absolute rate. For each file shape (records x samples):
 
 - ``raw COPY``: the file's data lines, one text column, into an UNLOGGED table
   without indexes: the physical limit of getting those bytes into the server.
-- ``rows COPY``: binary COPY of exactly the rows one load stored, into empty
-  tables identical to ours (``LIKE ... INCLUDING ALL``: same indexes and
-  constraints), one transaction: the fair yardstick, what the schema costs.
+- ``rows COPY``: binary COPY of exactly the rows one load stored in the
+  per-record tables (variants, records with their genotype columns,
+  record_lines), into empty tables identical to ours (``LIKE ... INCLUDING
+  ALL``: same indexes, constraints, storage and compression), one
+  transaction: the fair yardstick, what the schema costs.
 - ``stage``: ``vcfctl stage`` as a child process (its peak RSS is vcfctl's).
 - ``ingest <engine>``: ``vcf_ingest`` on a fresh connection (its backend's
   peak private memory is sampled), for each engine.
@@ -60,7 +62,8 @@ Conn = psycopg.Connection[Any]
 PRELOAD_CHROM = "chrBench"
 YARDSTICK_RUNS = 3
 DEFAULT_SHAPES = ((200_000, 1), (50_000, 20), (2_000, 1_000))
-_PER_RECORD_TABLES = ("variants", "records", "record_lines", "calls")
+# vcf.calls is a view over vcf.records since 0.4.0: nothing of its own to copy
+_PER_RECORD_TABLES = storage.PER_RECORD
 _COPY_CHUNK = 1 << 20
 # a delimiter never in a VCF line (tabs are), so each line is one text value
 _RAW_COPY = "COPY bench.raw_lines (line) FROM STDIN (FORMAT text, DELIMITER E'\\x1f')"
@@ -174,7 +177,7 @@ def preload_variants(conn: Conn, count: int) -> None:
 
 def reset_loaded(conn: Conn) -> None:
     """Empty what loads wrote, keeping preloaded variants (TRUNCATE when there are none)."""
-    conn.execute("TRUNCATE vcf.records, vcf.record_lines, vcf.calls")
+    conn.execute("TRUNCATE vcf.records, vcf.record_lines")
     row = conn.execute(
         "SELECT EXISTS (SELECT FROM vcf.variants WHERE chrom = %s)", (PRELOAD_CHROM,)
     ).fetchone()
@@ -475,7 +478,7 @@ def format_shape(s: dict[str, Any]) -> list[str]:
     if st:
         tables = ", ".join(f"{k} {v / 1e6:.1f}" for k, v in st["tables_bytes"].items())
         per_call = (
-            f"; per call: calls table {st['calls_table_bytes_per_call']} B,"
+            f"; per call: genotype columns {st['genotype_bytes_per_call']} B,"
             f" everything {st['all_bytes_per_call']} B"
             if st["calls"]
             else ""
