@@ -99,8 +99,8 @@ def cli(
     With no database configured (--db, VCF_PG_LOADER_DB_URL, --db-secret-id,
     or libpq's PGHOST, PGHOSTADDR, PGPORT, PGDATABASE, PGSERVICE), vcfctl uses
     a private embedded PostgreSQL cluster in its home directory (Unix socket
-    only); stage, ingest and load say on stderr which database they write
-    to. There is no password
+    only); on a terminal, stage, ingest and load say which database they
+    write to. There is no password
     flag: the password comes from VCF_PG_LOADER_DB_PASSWORD, a libpq passfile,
     --db-secret-id or --iam-auth.
     """

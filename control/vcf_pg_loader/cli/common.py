@@ -65,10 +65,11 @@ class AppContext:
         return self._settings
 
     def connect(self, *, announce: bool = False) -> psycopg.Connection[Any]:
-        """A connection; with announce, say once on stderr which database it is
-        (the commands that write: stage, ingest, load)."""
+        """A connection; with announce, say once which database it is (the
+        commands that write: stage, ingest, load), on stderr when it is a
+        terminal, as progress is: an error stays the one line scripts read."""
         conn = connect(self.settings, self.provider())
-        if announce and not self._announced:
+        if announce and not self._announced and stderr.is_terminal:
             self._announced = True
             stderr.print(
                 f"vcfctl: {describe_database(conn, self.settings)}", highlight=False, soft_wrap=True
