@@ -7,13 +7,18 @@ companion, configured by the DBA), asks it to with vcf.unlock(key_id). A
 failed ingest rolls back whole; the session is then marked failed, with the
 extension's own message (no PHI). Content that another session ingested
 first, even one that ran at the same moment, is AlreadyLoaded: this session
-is purged (its staging key destroyed) instead.
+is purged (its staging key destroyed) instead. With a progress callback,
+the database reports each block parsed (vcf_pg_loader.ingest_progress: a
+NOTICE, SQLSTATE VP090, with counts only) and the callback gets
+(blocks done, blocks).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +41,11 @@ from .keys.registry import (
     unlock_prepared,
 )
 from .sessions import purge_session
+
+BlockProgress = Callable[[int, int], None]
+"""Called with (blocks done, blocks) as the database parses a session."""
+
+PROGRESS_SQLSTATE = "VP090"
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,26 @@ def _error_for(sqlstate: str | None, message: str) -> VcfPgError:
     return DatabaseError(message)
 
 
+@contextlib.contextmanager
+def _block_progress(conn: psycopg.Connection[Any], progress: BlockProgress) -> Iterator[None]:
+    """Pass the ingest's progress NOTICEs (VP090, counts in DETAIL) to progress
+    while the block runs; the connection's other notice handlers still see
+    every notice."""
+
+    def on_notice(diag: psycopg.errors.Diagnostic) -> None:
+        if diag.sqlstate != PROGRESS_SQLSTATE or not diag.message_detail:
+            return
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            counts = json.loads(diag.message_detail)
+            progress(int(counts["blocks_done"]), int(counts["blocks"]))
+
+    conn.add_notice_handler(on_notice)
+    try:
+        yield
+    finally:
+        conn.remove_notice_handler(on_notice)
+
+
 def ingest_session(
     conn: psycopg.Connection[Any],
     provider: KeyProvider,
@@ -71,8 +101,12 @@ def ingest_session(
     *,
     engine: str | None = None,
     strict: bool = False,
+    progress: BlockProgress | None = None,
 ) -> IngestResult:
     """Ingest one staged session; on failure mark it failed and raise a clean error.
+
+    progress, when given, is called with (blocks done, blocks) after each
+    block the database parses.
 
     Raises AlreadyLoaded (session_id: the winner) when the database refuses the
     content as already ingested (VP050); this session is then purged.
@@ -100,8 +134,11 @@ def ingest_session(
         ),
         *(prepare_unlock(conn, provider, k, None, server) for k in phi_keys_in_use(conn)),
     ]
+    reporting = _block_progress(conn, progress) if progress else contextlib.nullcontext()
     try:
-        with conn.transaction():
+        with reporting, conn.transaction():
+            if progress:
+                conn.execute("SELECT set_config('vcf_pg_loader.ingest_progress', 'on', true)")
             for key in keys:
                 unlock_prepared(conn, key)
             result = conn.execute(

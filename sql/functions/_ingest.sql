@@ -30,6 +30,8 @@ DECLARE
     v_warning      text;
     v_warnings     jsonb;
     v_winner       uuid;
+    v_progress     boolean := lower(coalesce(current_setting('vcf_pg_loader.ingest_progress', true), ''))
+                              IN ('on', 'true', 'yes', '1');
 BEGIN
     -- Ingests one staged session in the caller's transaction: verifies the
     -- manifest and every block's tag before using it, decrypts and parses
@@ -47,6 +49,9 @@ BEGIN
     -- visible at the start, and otherwise by the unique index
     -- sessions_one_ingested_per_content when two ingests of the same content
     -- overlap: the second waits for the first to commit, then gets VP050.
+    -- With the setting vcf_pg_loader.ingest_progress on, each block parsed
+    -- raises a NOTICE with SQLSTATE VP090 and, as DETAIL, the JSON object
+    -- {"blocks_done", "blocks", "records"}: counts only, never file content.
     -- With vcf._ingest_concurrent, variants and samples are committed apart
     -- (vcf._share_variants, vcf._share_samples). Raises VP001-VP053, 42501.
     v_engine := @extschema@._ingest_engine(p_engine);
@@ -175,6 +180,14 @@ BEGIN
             v_records := v_records + v_part.o_records;
             v_variants := v_variants + v_part.o_variants;
             v_calls := v_calls + v_part.o_calls;
+        END IF;
+        IF v_progress THEN
+            RAISE NOTICE 'vcf_ingest: % of % blocks, % records', v_block.block_no + 1,
+                v_session.block_count, v_records
+                USING ERRCODE = 'VP090',
+                      DETAIL = json_build_object('blocks_done', v_block.block_no + 1,
+                                                 'blocks', v_session.block_count,
+                                                 'records', v_records)::text;
         END IF;
     END LOOP;
     v_warnings := v_session.warnings || @extschema@._ingest_warnings();

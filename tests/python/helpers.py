@@ -5,6 +5,12 @@ from __future__ import annotations
 import base64
 import gzip
 import math
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -153,3 +159,40 @@ def restore_loopback(conn: psycopg.Connection[Any]) -> None:
 
 def foreign_servers(conn: psycopg.Connection[Any]) -> list[str]:
     return [r[0] for r in conn.execute("SELECT srvname FROM pg_foreign_server ORDER BY 1")]
+
+
+def on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """vcfctl with its stderr on a pseudo-terminal: exit status and what it wrote there.
+
+    The terminal is read while vcfctl runs, so progress output cannot fill it
+    and block the writer."""
+    leader, follower = pty.openpty()
+    try:
+        full_env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("VCF_PG_LOADER_", "PG"))
+        }
+        full_env.update(env, COLUMNS="300")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vcf_pg_loader", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+            env=full_env,
+        )
+        os.close(follower)
+        out = b""
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if not select.select([leader], [], [], 1.0)[0]:
+                if proc.poll() is not None:
+                    break  # exited, and nothing more to read (a server it started may hold the tty)
+                continue
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: every writer has closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        return proc.wait(timeout=60), out.decode(errors="replace").replace("\r\n", "\n")
+    finally:
+        os.close(leader)

@@ -12,14 +12,13 @@ from typing import Any, TypeVar
 
 import click
 import psycopg
+from rich import filesize
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
 from rich.table import Table
 
@@ -115,37 +114,58 @@ def emit_table(
 ProgressCallback = Callable[[int, int], None]
 
 
+@dataclass(frozen=True)
+class FileProgress:
+    """One file's line in a progress display: bytes while it is staged, then
+    blocks while the database ingests it."""
+
+    staging: ProgressCallback
+    ingesting: ProgressCallback
+
+
 @contextmanager
-def byte_progress_group() -> Iterator[Callable[[str], ProgressCallback | None]]:
-    """Progress bars over bytes read, one per file, in one display (files
-    staged at the same time share it); shown only when stderr is a terminal.
-    Yields a function that adds a bar and returns its update callback."""
+def file_progress_group() -> Iterator[Callable[[str], FileProgress | None]]:
+    """Progress bars, one per file, in one display (files loaded at the same
+    time share it); shown only when stderr is a terminal. Yields a function
+    that adds a file's bar and returns its callbacks (None off a terminal)."""
     if not sys.stderr.isatty():
-        yield lambda description: None
+        yield lambda name: None
         return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        TextColumn("{task.fields[done]}"),
         TimeRemainingColumn(),
         console=stderr,
         transient=True,
     ) as progress:
 
-        def add(description: str) -> ProgressCallback:
-            task = progress.add_task(description, total=None)
+        def add(name: str) -> FileProgress:
+            task = progress.add_task(f"staging {name}", total=None, done="")
+            phase = ["staging"]
 
-            def update(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+            def staging(done: int, total: int) -> None:
+                progress.update(
+                    task,
+                    completed=done,
+                    total=total,
+                    done=f"{filesize.decimal(done)} of {filesize.decimal(total)}",
+                )
 
-            return update
+            def ingesting(done: int, total: int) -> None:
+                if phase[0] != "ingesting":
+                    # a new total and a new rate: the time left is per block now
+                    phase[0] = "ingesting"
+                    progress.reset(task, total=total, description=f"ingesting {name}")
+                progress.update(task, completed=done, total=total, done=f"block {done} of {total}")
+
+            return FileProgress(staging, ingesting)
 
         yield add
 
 
 @contextmanager
-def byte_progress(description: str) -> Iterator[ProgressCallback | None]:
-    """A progress bar over bytes read, shown only when stderr is a terminal."""
-    with byte_progress_group() as add:
-        yield add(description)
+def file_progress(name: str) -> Iterator[FileProgress | None]:
+    """One file's progress bar, shown only when stderr is a terminal."""
+    with file_progress_group() as add:
+        yield add(name)

@@ -23,11 +23,11 @@ from ..staging import stage_file
 from ..vcf_source import DEFAULT_LIMITS, Limits, format_bytes
 from .common import (
     AppContext,
-    ProgressCallback,
-    byte_progress,
-    byte_progress_group,
+    FileProgress,
     emit_json,
     emit_table,
+    file_progress,
+    file_progress_group,
     format_option,
     pass_app,
 )
@@ -222,14 +222,25 @@ def stage(app: AppContext, files: tuple[Path, ...], reload: bool, limits: Limits
     Prints each session id; ingest it with 'vcfctl ingest SESSION_ID'.
     A file that is not loadable, or beyond a --max-* limit, is rejected
     whole (exit 3): nothing of it is staged.
+
+    \b
+    Example, a cohort larger than the default limits:
+      vcfctl stage --max-samples 5000 cohort.vcf.gz
     """
     conn = app.connect(announce=True)
     provider = app.provider()
     results: list[dict[str, Any]] = []
     for path in files:
         try:
-            with byte_progress(f"staging {path.name}") as progress:
-                staged = stage_file(conn, provider, path, progress, reload=reload, limits=limits)
+            with file_progress(path.name) as progress:
+                staged = stage_file(
+                    conn,
+                    provider,
+                    path,
+                    progress.staging if progress else None,
+                    reload=reload,
+                    limits=limits,
+                )
         except AlreadyLoaded as exc:
             results.append(_already(str(path), exc))
             continue
@@ -262,13 +273,26 @@ def stage(app: AppContext, files: tuple[Path, ...], reload: bool, limits: Limits
 def ingest(
     app: AppContext, session_ids: tuple[uuid.UUID, ...], engine: str, strict: bool, fmt: str
 ) -> None:
-    """Ingest staged sessions: SELECT vcf_ingest(...) with the keys unlocked."""
+    """Ingest staged sessions: SELECT vcf_ingest(...) with the keys unlocked.
+
+    \b
+    Example, a session staged earlier, with the portable engine:
+      vcfctl ingest --engine plpgsql 3f2b9c1e-7a4d-4e2b-9c1f-5d6e7f8a9b0c
+    """
     conn = app.connect(announce=True)
     provider = app.provider()
     results: list[dict[str, Any]] = []
     for session_id in session_ids:
         try:
-            done = ingest_session(conn, provider, session_id, engine=engine, strict=strict)
+            with file_progress(str(session_id)) as progress:
+                done = ingest_session(
+                    conn,
+                    provider,
+                    session_id,
+                    engine=engine,
+                    strict=strict,
+                    progress=progress.ingesting if progress else None,
+                )
         except AlreadyLoaded as exc:
             results.append(_already(None, exc))
             continue
@@ -283,7 +307,7 @@ def _load_one(
     conn: psycopg.Connection[Any],
     provider: KeyProvider,
     path: Path,
-    progress: ProgressCallback | None,
+    progress: FileProgress | None,
     *,
     engine: str,
     strict: bool,
@@ -293,10 +317,23 @@ def _load_one(
     """Stage then ingest one file; its result entry, whatever happened."""
     session_id: uuid.UUID | None = None
     try:
-        staged = stage_file(conn, provider, path, progress, reload=reload, limits=limits)
+        staged = stage_file(
+            conn,
+            provider,
+            path,
+            progress.staging if progress else None,
+            reload=reload,
+            limits=limits,
+        )
         session_id = staged.session_id
         done = ingest_session(
-            conn, provider, session_id, label=str(path), engine=engine, strict=strict
+            conn,
+            provider,
+            session_id,
+            label=str(path),
+            engine=engine,
+            strict=strict,
+            progress=progress.ingesting if progress else None,
         )
     except AlreadyLoaded as exc:
         return _already(str(path), exc)
@@ -325,12 +362,12 @@ def _load_parallel(
         conn.execute("SET vcf_pg_loader.ingest_concurrent = on")
         free.put(conn)
     try:
-        with byte_progress_group() as add_bar, ThreadPoolExecutor(len(conns)) as pool:
+        with file_progress_group() as add_bar, ThreadPoolExecutor(len(conns)) as pool:
 
             def run(path: Path) -> dict[str, Any]:
                 conn = free.get()
                 try:
-                    progress = add_bar(f"loading {path.name}")
+                    progress = add_bar(path.name)
                     return _load_one(conn, provider, path, progress, **options)
                 finally:
                     free.put(conn)
@@ -392,6 +429,6 @@ def load(
         provider = app.provider()
         results = []
         for path in files:
-            with byte_progress(f"loading {path.name}") as progress:
+            with file_progress(path.name) as progress:
                 results.append(_load_one(conn, provider, path, progress, **options))
     _finish(results, fmt)

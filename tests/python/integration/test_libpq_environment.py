@@ -10,10 +10,6 @@ errors.
 from __future__ import annotations
 
 import json
-import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,40 +18,10 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from conftest import DATA
+from helpers import on_a_terminal
 from vcf_pg_loader.embedded import EmbeddedCluster
 
 pytestmark = pytest.mark.own_cluster
-
-
-def _on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """vcfctl with its stderr on a pseudo-terminal: exit status and what it wrote there."""
-    leader, follower = pty.openpty()
-    try:
-        full_env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("VCF_PG_LOADER_", "PG"))
-        }
-        full_env.update(env, COLUMNS="300")
-        done = subprocess.run(
-            [sys.executable, "-m", "vcf_pg_loader", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=follower,
-            env=full_env,
-            timeout=600,
-            check=False,
-        )
-        os.close(follower)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: the terminal is closed and drained
-                break
-            if not chunk:
-                break
-            out += chunk
-        return done.returncode, out.decode(errors="replace").replace("\r\n", "\n")
-    finally:
-        os.close(leader)
 
 
 def test_pghost_names_the_server_vcfctl_loads_into(vcfctl: Any, tmp_path: Path) -> None:
@@ -82,7 +48,7 @@ def test_pghost_names_the_server_vcfctl_loads_into(vcfctl: Any, tmp_path: Path) 
                 "SELECT state FROM vcf.sessions WHERE session_id = %s", (loaded["session_id"],)
             ).fetchone()
         assert row == ("ingested",)
-        status, said = _on_a_terminal(["load", "--reload", str(DATA / "example.vcf")], env)
+        status, said = on_a_terminal(["load", "--reload", str(DATA / "example.vcf")], env)
         assert status == 0, said
         assert (
             f'database "{where["dbname"]}" on {where["host"]}:{where["port"]}' in said
@@ -98,7 +64,7 @@ def test_without_a_server_named_the_embedded_cluster_is_used_and_said(tmp_path: 
     own = EmbeddedCluster(tmp_path / "home")
     try:
         env = {"VCF_PG_LOADER_HOME": str(tmp_path / "home"), "PGUSER": "nobody"}
-        status, said = _on_a_terminal(["load", str(DATA / "example.vcf")], env)
+        status, said = on_a_terminal(["load", str(DATA / "example.vcf")], env)
         assert status == 0, said
         assert "(the embedded cluster)" in said and str(own.socket_dir) in said, said
     finally:
