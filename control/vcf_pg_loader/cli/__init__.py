@@ -103,6 +103,11 @@ def cli(
     write to. There is no password
     flag: the password comes from VCF_PG_LOADER_DB_PASSWORD, a libpq passfile,
     --db-secret-id or --iam-auth.
+
+    \b
+    Example, the embedded cluster, then a server named by libpq's environment:
+      vcfctl load sample.vcf.gz
+      PGHOST=db.example.org PGDATABASE=genomics vcfctl load sample.vcf.gz
     """
     ctx.obj = AppContext(
         db_url=db_url,

@@ -16,7 +16,12 @@ from .common import AppContext, emit_json, format_option, pass_app
 
 @click.group(name="audit")
 def audit_group() -> None:
-    """The audit trail: append-only and hash-chained, verified in the database."""
+    """The audit trail: append-only and hash-chained, verified in the database.
+
+    \b
+    Example:
+      vcfctl audit verify --anchor s3://audit-anchors/genomics.json
+    """
 
 
 def _describe(result: Verification) -> str:
@@ -56,6 +61,10 @@ def verify_(app: AppContext, anchor_source: str | None, fmt: str) -> None:
     """Recompute every hash of the audit trail; report the first broken link.
 
     Exit status 6 when the chain is broken or does not match the anchor.
+
+    \b
+    Example:
+      vcfctl audit verify --anchor s3://audit-anchors/genomics.json --format json
     """
     anchor = read_anchor(anchor_source) if anchor_source else None
     result = verify(app.connect(), anchor)
@@ -91,6 +100,10 @@ def export(
     """Export audit rows as JSON lines, in chain order, with prev_hash and hash.
 
     The export is itself recorded in the audit trail.
+
+    \b
+    Example, a month for the auditor:
+      vcfctl audit export --since 2026-11-01 -o audit-2026-11.jsonl
     """
     conn = app.connect()
 
@@ -120,6 +133,10 @@ def anchor(app: AppContext, target: str | None, fmt: str) -> None:
     """Write the chain head (chain position, audit_id, hash, time) out of the database.
 
     'vcfctl audit verify --anchor' later checks that the chain still holds it.
+
+    \b
+    Example, daily from cron, to a bucket the database cannot write:
+      vcfctl audit anchor -o s3://audit-anchors/genomics.json
     """
     current = head(app.connect())
     where = write_anchor(current, target) if target else None

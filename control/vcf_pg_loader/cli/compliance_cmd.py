@@ -34,7 +34,12 @@ def _table(checks: list[Check]) -> Table:
 
 @click.group(name="compliance")
 def compliance_group() -> None:
-    """The runbook's compliance checklist (docs/compliance.md)."""
+    """The runbook's compliance checklist (docs/compliance.md).
+
+    \b
+    Example:
+      vcfctl compliance check --rds-instance genomics-prod
+    """
 
 
 @compliance_group.command()
@@ -55,6 +60,10 @@ def check(app: AppContext, rds_instance: str | None, fmt: str) -> None:
     (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, an instance role). json
     prints an array of {id, status, evidence, remediation}, every field
     always present (remediation null when there is nothing to fix).
+
+    \b
+    Example, on AWS with the runbook's settings:
+      AWS_REGION=us-east-1 vcfctl compliance check --rds-instance genomics-prod --format json
     """
     checks = run_checks(app.connect(), rds_instance)
     if fmt == "json":

@@ -28,13 +28,23 @@ def _cluster(app: AppContext) -> EmbeddedCluster:
 
 @click.group(name="db")
 def db_group() -> None:
-    """Manage the embedded PostgreSQL cluster (used when no database is configured)."""
+    """Manage the embedded PostgreSQL cluster (used when no database is configured).
+
+    \b
+    Example:
+      vcfctl db start && vcfctl db status
+    """
 
 
 @db_group.command()
 @pass_app
 def start(app: AppContext) -> None:
-    """Create the cluster on first use, start it, install the extensions and keys."""
+    """Create the cluster on first use, start it, install the extensions and keys.
+
+    \b
+    Example:
+      vcfctl db start
+    """
     cluster = _cluster(app)
     cluster.ensure_ready()
     click.echo(f"running: {cluster.conninfo()}")
@@ -43,7 +53,12 @@ def start(app: AppContext) -> None:
 @db_group.command()
 @pass_app
 def stop(app: AppContext) -> None:
-    """Stop the embedded cluster (its data stays)."""
+    """Stop the embedded cluster (its data stays).
+
+    \b
+    Example:
+      vcfctl db stop
+    """
     cluster = _cluster(app)
     cluster.stop()
     click.echo("stopped")
@@ -53,7 +68,12 @@ def stop(app: AppContext) -> None:
 @format_option
 @pass_app
 def status(app: AppContext, fmt: str) -> None:
-    """Show where the cluster lives and whether it runs."""
+    """Show where the cluster lives and whether it runs.
+
+    \b
+    Example:
+      vcfctl db status --format json
+    """
     info = _cluster(app).status()
     if fmt == "json":
         emit_json(info)
@@ -64,14 +84,24 @@ def status(app: AppContext, fmt: str) -> None:
 @db_group.command()
 @pass_app
 def url(app: AppContext) -> None:
-    """Print a libpq connection string for the embedded database (psql accepts it)."""
+    """Print a libpq connection string for the embedded database (psql accepts it).
+
+    \b
+    Example:
+      psql "$(vcfctl db url)"
+    """
     click.echo(_cluster(app).ensure_ready())
 
 
 @db_group.command()
 @pass_app
 def shell(app: AppContext) -> None:
-    """Open psql on the embedded database."""
+    """Open psql on the embedded database.
+
+    \b
+    Example:
+      vcfctl db shell
+    """
     conninfo = _cluster(app).ensure_ready()
     os.execvp("psql", ["psql", conninfo])  # noqa: S606 - replaces this process with psql
 
@@ -100,6 +130,10 @@ def install(app: AppContext, via: str, script: Path | None) -> None:
 
     pgcrypto is created if missing; dblink is not trusted, so a superuser (on RDS the
     master user) creates it first. Afterwards: vcfctl keys init.
+
+    \b
+    Example, on RDS as the master user:
+      vcfctl --db 'host=db.example.org dbname=genomics user=admin' db install --via pg_tle
     """
     settings = app.settings
     if settings.embedded:
@@ -149,7 +183,9 @@ def upgrade(app: AppContext, scripts_dir: Path | None) -> None:
     scripts); the PL/Python companion, where it is installed, is upgraded too.
     The embedded cluster upgrades itself when it starts.
 
-    Example: vcfctl --db 'host=db.example.org dbname=genomics user=admin' db upgrade
+    \b
+    Example:
+      vcfctl --db 'host=db.example.org dbname=genomics user=admin' db upgrade
     """
     settings = app.settings
     if settings.embedded:

@@ -31,6 +31,10 @@ def doctor(app: AppContext, fmt: str) -> None:
     log_parameter_max_length_on_error, pgaudit.log_parameter), when keys
     would cross a network without TLS, and when a weaker key provider (env)
     is in use. Exits 1 when there is any warning.
+
+    \b
+    Example:
+      vcfctl --db 'host=db.example.org dbname=genomics user=loader' doctor
     """
     findings = [Finding("key provider", WARN, w) for w in provider_warnings(app.settings)] or [
         Finding("key provider", OK, app.settings.key_provider)

@@ -18,7 +18,12 @@ _COLUMNS = ["key_id", "purpose", "provider", "kek_id", "state", "created_at", "d
 
 @click.group(name="keys")
 def keys_group() -> None:
-    """Data keys: only their wrapped forms are stored."""
+    """Data keys: only their wrapped forms are stored.
+
+    \b
+    Example:
+      vcfctl keys list
+    """
 
 
 @keys_group.command()
@@ -27,6 +32,10 @@ def init(app: AppContext) -> None:
     """Create the first PHI key with the configured provider.
 
     Only the local provider needs a file: its master key is created if missing.
+
+    \b
+    Example, wrapped by AWS KMS:
+      VCF_PG_LOADER_KMS_KEY_ID=alias/vcf-phi vcfctl keys init
     """
     settings = app.settings
     if settings.key_provider == "local" and not settings.master_key_path.exists():
@@ -48,6 +57,10 @@ def list_(app: AppContext, fmt: str) -> None:
     """List data keys (ids, providers, states; never key material).
 
     A provider weaker than KMS or a master key file is marked (json: "weaker").
+
+    \b
+    Example:
+      vcfctl keys list --format json
     """
     with app.connect().cursor(row_factory=dict_row) as cur:
         cur.execute(
@@ -84,6 +97,10 @@ def rewrap(app: AppContext, to_kms_key_id: str | None, fmt: str) -> None:
     from the key unwrapped here, sent as a bind parameter). With
     --to-kms-key-id, running it again skips the keys already there. Exits 5
     if any key failed (after trying all of them). See docs/operations.md.
+
+    \b
+    Example, moving local keys to KMS:
+      vcfctl keys rewrap --to-kms-key-id alias/vcf-phi
     """
     results: list[RewrapResult] = []
     for result in rewrap_keys(app.connect(), app.provider(), to_kms_key_id):

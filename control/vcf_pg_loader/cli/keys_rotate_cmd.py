@@ -62,6 +62,10 @@ def rotate_cmd(app: AppContext, batch_size: int, fmt: str) -> None:
     this resumes it instead of starting another. When no value uses the old
     key any more it becomes 'retired'; then 'vcfctl keys destroy' can shred it.
     Every step is audited.
+
+    \b
+    Example:
+      vcfctl keys rotate --batch-size 5000
     """
     conn = app.connect()
     provider = app.provider()
@@ -112,6 +116,10 @@ def destroy_cmd(app: AppContext, key_id: uuid.UUID, yes: bool) -> None:
     Its wrapped form is erased, so nothing it ever encrypted, backups
     included, can be read again. Refused while any stored value uses it, and
     for the active key or one a rotation is still moving values from.
+
+    \b
+    Example, the key a finished rotation retired:
+      vcfctl keys destroy 8d1e4f2a-0b3c-4d5e-8f6a-7b8c9d0e1f2a --yes
     """
     if not yes:
         click.confirm(

@@ -12,7 +12,12 @@ _ROLE = click.Choice(PROJECT_ROLES)
 
 @click.group(name="roles")
 def roles_group() -> None:
-    """Database roles: vcf_loader, vcf_analyst, vcf_phi_reader, vcf_key_admin, vcf_auditor."""
+    """Database roles: vcf_loader, vcf_analyst, vcf_phi_reader, vcf_key_admin, vcf_auditor.
+
+    \b
+    Example:
+      vcfctl roles grant vcf_analyst alice
+    """
 
 
 @roles_group.command(name="grant")
@@ -20,7 +25,12 @@ def roles_group() -> None:
 @click.argument("user")
 @pass_app
 def grant_(app: AppContext, role: str, user: str) -> None:
-    """Grant ROLE to the database role USER (audited)."""
+    """Grant ROLE to the database role USER (audited).
+
+    \b
+    Example:
+      vcfctl roles grant vcf_phi_reader genetic_counselor
+    """
     grant(app.connect(), role, user)
     click.echo(f"granted {role} to {user}")
 
@@ -30,7 +40,12 @@ def grant_(app: AppContext, role: str, user: str) -> None:
 @click.argument("user")
 @pass_app
 def revoke_(app: AppContext, role: str, user: str) -> None:
-    """Revoke ROLE from the database role USER (audited)."""
+    """Revoke ROLE from the database role USER (audited).
+
+    \b
+    Example:
+      vcfctl roles revoke vcf_phi_reader genetic_counselor
+    """
     revoke(app.connect(), role, user)
     click.echo(f"revoked {role} from {user}")
 
@@ -39,7 +54,12 @@ def revoke_(app: AppContext, role: str, user: str) -> None:
 @format_option
 @pass_app
 def list_(app: AppContext, fmt: str) -> None:
-    """List the direct members of the project roles."""
+    """List the direct members of the project roles.
+
+    \b
+    Example:
+      vcfctl roles list --format json
+    """
     rows = members(app.connect())
     if fmt == "json":
         emit_json(rows)

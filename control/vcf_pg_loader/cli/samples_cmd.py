@@ -102,7 +102,12 @@ def find_sample(
 
 @click.group(name="samples")
 def samples_group() -> None:
-    """Samples: pseudonymous ids; names only through audited PHI access."""
+    """Samples: pseudonymous ids; names only through audited PHI access.
+
+    \b
+    Example:
+      vcfctl samples reveal 42 --reason 'IRB-2026-014 recontact'
+    """
 
 
 @samples_group.command()
@@ -116,6 +121,10 @@ def reveal(app: AppContext, sample_id: int, reason: str, fmt: str) -> None:
     """Print the name (PHI) of SAMPLE_ID. Needs vcf_phi_reader and a reason; audited.
 
     The reason is stored in the audit trail as given: never put PHI in it.
+
+    \b
+    Example:
+      vcfctl samples reveal 42 --reason 'IRB-2026-014 recontact'
     """
     name = reveal_sample(app.connect(), app.provider(), sample_id, reason)
     if fmt == "json":
@@ -135,6 +144,10 @@ def find(app: AppContext, name: str, reason: str | None, fmt: str) -> None:
     NAME '-' reads the name from the first line of stdin, keeping it out of
     the process list and shell history. The audit row records the result,
     never the name.
+
+    \b
+    Example, the name from a file, never on the command line:
+      vcfctl samples find - --reason 'IRB-2026-014 recontact' < name.txt
     """
     if name == "-":
         name = sys.stdin.readline().rstrip("\r\n")

@@ -15,7 +15,12 @@ _LIST_COLUMNS = ["session_id", "state", "records", "variants", "calls", "samples
 
 @click.group(name="sessions")
 def sessions_group() -> None:
-    """Staging sessions: one per staged file."""
+    """Staging sessions: one per staged file.
+
+    \b
+    Example:
+      vcfctl sessions list --limit 20
+    """
 
 
 @sessions_group.command(name="list")
@@ -23,7 +28,12 @@ def sessions_group() -> None:
 @format_option
 @pass_app
 def list_(app: AppContext, limit: int, fmt: str) -> None:
-    """List sessions, newest first."""
+    """List sessions, newest first.
+
+    \b
+    Example:
+      vcfctl sessions list --limit 20 --format json
+    """
     rows = list_sessions(app.connect(), limit)
     if fmt == "json":
         emit_json(rows)
@@ -36,7 +46,12 @@ def list_(app: AppContext, limit: int, fmt: str) -> None:
 @format_option
 @pass_app
 def show(app: AppContext, session_id: uuid.UUID, fmt: str) -> None:
-    """Show one session: state, counts, error, and its warnings with first examples."""
+    """Show one session: state, counts, error, and its warnings with first examples.
+
+    \b
+    Example:
+      vcfctl sessions show 3f2b9c1e-7a4d-4e2b-9c1f-5d6e7f8a9b0c
+    """
     info = show_session(app.connect(), session_id)
     if fmt == "json":
         emit_json(info)
@@ -63,6 +78,10 @@ def purge(app: AppContext, session_ids: tuple[uuid.UUID, ...], incomplete: bool)
     """Remove what unfinished sessions left: staged blocks and staging keys (destroyed).
 
     Ingested sessions are refused. Give SESSION_IDS, or --incomplete for all.
+
+    \b
+    Example, after a load was interrupted:
+      vcfctl sessions purge --incomplete
     """
     if not session_ids and not incomplete:
         raise click.UsageError("give SESSION_IDS or --incomplete")
